@@ -1,0 +1,146 @@
+"""The ``evalbook`` command: write the sample, download a dump, build the book."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from evalbook.registry import DEFAULT_MODEL
+
+__all__ = ["main"]
+
+logger = logging.getLogger("evalbook")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalbook",
+        description="Re-score Meta's per-example Llama eval dumps and build a book of them.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sample = commands.add_parser("sample", help="write the synthetic sample snapshot to a folder")
+    sample.add_argument("--out", type=Path, required=True, help="folder to create")
+    sample.add_argument("--model", default=DEFAULT_MODEL, help="model name in the file names")
+    sample.add_argument("--seed", type=int, default=0, help="random seed of the generator")
+    sample.add_argument(
+        "--size",
+        choices=("small", "full"),
+        default="small",
+        help="small: about 1,000 rows; full: the real row counts (48.6k rows)",
+    )
+
+    download = commands.add_parser("download", help="download a dump into the cache")
+    download.add_argument("--model", default=DEFAULT_MODEL, help="e.g. Llama-3.2-3B")
+    download.add_argument("--source", choices=("hf", "modelscope"), default="hf")
+    download.add_argument("--revision", default=None, help="git revision of the dataset repo")
+    download.add_argument("--cache-dir", type=Path, default=None, help="default: $EVALBOOK_CACHE")
+
+    build = commands.add_parser("build", help="execute the notebooks and build the site")
+    build.add_argument("--model", default=DEFAULT_MODEL, help="e.g. Llama-3.2-3B")
+    build.add_argument(
+        "--source",
+        default="sample",
+        help="sample (default), local:PATH, hf or modelscope (downloads on first use)",
+    )
+    build.add_argument("--tasks", default=None, help="comma-separated benchmark keys; default all")
+    build.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="notebooks executed at once (default: CPU count, at most 4)",
+    )
+    build.add_argument("--root", type=Path, default=None, help="repository root (default: found)")
+    build.add_argument("--cache-dir", type=Path, default=None, help="default: $EVALBOOK_CACHE")
+
+    toc = commands.add_parser("toc", help="write _toc.yml from the benchmark registry")
+    toc.add_argument("--root", type=Path, default=None, help="repository root (default: found)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    arguments = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if arguments.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _COMMANDS[arguments.command](arguments)
+    except KeyboardInterrupt:
+        logger.error("interrupted; the previous site, if any, is unchanged")
+        return 130
+    except (ValueError, RuntimeError, OSError, KeyError) as error:
+        logger.error("%s", error)
+        return 1
+
+
+def _sample(arguments: argparse.Namespace) -> int:
+    from evalbook.sample import write_snapshot
+
+    path = write_snapshot(
+        arguments.out, model=arguments.model, seed=arguments.seed, size=arguments.size
+    )
+    print(path)
+    return 0
+
+
+def _download(arguments: argparse.Namespace) -> int:
+    from evalbook.sources import download
+
+    path = download(
+        arguments.model,
+        arguments.source,
+        cache_dir=arguments.cache_dir,
+        revision=arguments.revision,
+    )
+    print(path)
+    return 0
+
+
+def _build(arguments: argparse.Namespace) -> int:
+    from evalbook.runner import BuildOptions, build, find_project_root
+    from evalbook.sources import parse_source, resolve_or_download
+
+    root = arguments.root or find_project_root()
+    source = parse_source(arguments.source)
+    snapshot_path = resolve_or_download(source, arguments.model, cache_dir=arguments.cache_dir)
+    options = BuildOptions(
+        model=arguments.model,
+        snapshot_path=snapshot_path,
+        source_label=arguments.source,
+        tasks=arguments.tasks,
+        jobs=arguments.jobs,
+        root=root,
+    )
+    result = build(options, report=lambda message: logger.warning("%s", message))
+    for failure in result.failures:
+        logger.error("notebook failed: %s", failure)
+    if result.summary_csv:
+        print(f"summary: {result.summary_csv}")
+    print(result.index_html)
+    if result.failures:
+        names = ", ".join(failure.notebook for failure in result.failures)
+        logger.error("%d notebook(s) failed: %s", len(result.failures), names)
+        return 1
+    return 0
+
+
+def _toc(arguments: argparse.Namespace) -> int:
+    from evalbook.runner import find_project_root, write_toc
+
+    root = arguments.root or find_project_root()
+    write_toc(root / "_toc.yml")
+    print(root / "_toc.yml")
+    return 0
+
+
+_COMMANDS = {"sample": _sample, "download": _download, "build": _build, "toc": _toc}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

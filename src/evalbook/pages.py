@@ -1,0 +1,200 @@
+"""What the notebooks call: one object per page, whose methods return what a cell displays.
+
+A benchmark notebook opens its page with :func:`benchmark_page` and then calls one method per
+section (about, results, agreement, breakdown, examples, provenance). Everything a page shows is
+computed here, once, from the snapshot's rows; the notebooks hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML
+from matplotlib.figure import Figure
+
+import evalbook
+from evalbook import items as item_scores
+from evalbook import reported
+from evalbook.metrics import choice
+from evalbook.registry import Benchmark, get_benchmark
+from evalbook.report import plots, text
+from evalbook.report.results import save_benchmark_results
+from evalbook.snapshot import Snapshot, open_snapshot
+from evalbook.summary import summarize
+
+__all__ = ["BenchmarkPage", "benchmark_page", "open_page_snapshot"]
+
+logger = logging.getLogger(__name__)
+
+
+def open_page_snapshot(*, model: str, source: str, snapshot_path: str) -> Snapshot:
+    """Open the snapshot a page reads: ``snapshot_path`` if given, else the one ``source`` names.
+
+    The runner always passes a path. The fallback lets a notebook opened in JupyterLab run on
+    its defaults: the bundled sample is generated on first use.
+    """
+    if snapshot_path:
+        return open_snapshot(snapshot_path, model=model)
+    from evalbook.sources import resolve_snapshot
+
+    return open_snapshot(resolve_snapshot(source, model), model=model)
+
+
+@dataclass
+class BenchmarkPage:
+    """The data and results behind one benchmark page."""
+
+    benchmark: Benchmark
+    snapshot: Snapshot
+    source: str
+    items: pd.DataFrame
+    summary: pd.DataFrame
+    eval_config: dict[str, str]
+    parameters: dict[str, str]
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def headline_row(self) -> pd.Series:
+        """The summary row of the headline number (the metric and aggregation Meta reports)."""
+        return self.summary.loc[self.summary["headline"]].iloc[0]
+
+    def banner(self) -> HTML:
+        """Return a notice when the data is synthetic, so no reader mistakes it for Meta's."""
+        return HTML(text.synthetic_banner(self.snapshot))
+
+    def about(self) -> HTML:
+        """Return what the benchmark is and how Meta ran it, read from ``eval_config``."""
+        return HTML(text.about_benchmark(self.benchmark, self.eval_config, self.items))
+
+    def headline(self) -> HTML:
+        """Return the headline number with n, its 95% CI and the value Meta reported."""
+        return HTML(text.headline(self.benchmark, self.headline_row))
+
+    def results(self) -> HTML:
+        """Return every estimate of the page: each metric, micro and macro, with n and CI."""
+        return HTML(text.results_table(self.summary))
+
+    def agreement(self) -> HTML:
+        """Return how often the recomputed per-item scores equal Meta's stored ones."""
+        return HTML(text.agreement_section(item_scores.agreement(self.items, self.benchmark)))
+
+    def breakdown(self) -> Figure:
+        """Return the plot of the headline metric by the registry's breakdown column."""
+        by = self.benchmark.breakdown
+        title = f"{self.benchmark.label}: {self.benchmark.metric} by {by.replace('_', ' ')}"
+        return plots.breakdown_plot(self.items, by=by, metric=self.benchmark.metric, title=title)
+
+    def examples(self, *, n: int = 25, seed: int = 0) -> HTML:
+        """Return a searchable table of ``n`` examples drawn with a fixed seed."""
+        return HTML(text.examples_table(self.items, self.benchmark, n=n, seed=seed))
+
+    def calibration(self) -> tuple[HTML, Figure]:
+        """Return ECE, Brier score and the reliability diagram of a choice task."""
+        correct = self.items[self.benchmark.metric].to_numpy()
+        confidence = self.items["confidence"].to_numpy()
+        diagram = choice.reliability_diagram(confidence, correct)
+        figure = plots.reliability_plot(diagram, title=f"{self.benchmark.label}: reliability")
+        return HTML(text.calibration_summary(self.items, self.benchmark)), figure
+
+    def normalizations(self) -> HTML:
+        """Return accuracy under each NLL normalization the dump holds, with tie counts."""
+        return HTML(text.normalization_table(self.items))
+
+    def answerability(self) -> HTML:
+        """Return EM and F1 of answerable and unanswerable items, reported apart."""
+        return HTML(text.group_table(self.items, by="answerable", metrics=("em", "f1")))
+
+    def answer_types(self) -> HTML:
+        """Return EM and F1 by DROP answer type (number, date, span, spans)."""
+        return HTML(text.group_table(self.items, by="answer_type", metrics=("em", "f1")))
+
+    def needle_heatmap(self) -> Figure:
+        """Return the headline metric by context length and needle depth."""
+        return plots.needle_heatmap(
+            self.items,
+            metric=self.benchmark.metric,
+            title=f"{self.benchmark.label}: {self.benchmark.metric} by length and depth",
+        )
+
+    def provenance(self) -> HTML:
+        """Return where every number on the page came from: data, parameters, versions."""
+        return HTML(
+            text.provenance_table(
+                {
+                    "model": self.snapshot.model,
+                    "source": self.source,
+                    "snapshot": str(self.snapshot.root),
+                    "config": self.snapshot.details_config(self.benchmark),
+                    "data files": ", ".join(
+                        path.name
+                        for path in self.snapshot.files(
+                            self.snapshot.details_config(self.benchmark)
+                        )
+                    ),
+                    "rows scored": str(len(self.items)),
+                    "parameters": ", ".join(f"{k}={v!r}" for k, v in self.parameters.items()),
+                    "evalbook": evalbook.__version__,
+                    "python": platform.python_version(),
+                    "run at (UTC)": self.started.strftime("%Y-%m-%d %H:%M"),
+                }
+            )
+        )
+
+
+def benchmark_page(
+    *,
+    model: str,
+    source: str,
+    snapshot_path: str,
+    task: str,
+    subtasks: str = "",
+    output_dir: str = "",
+) -> BenchmarkPage:
+    """Score one benchmark of a snapshot and return its page; save results to ``output_dir``.
+
+    Parameters mirror the notebook's ``parameters`` cell: ``subtasks`` is a comma-separated
+    filter on ``subtask_name``, and an empty ``output_dir`` saves nothing.
+    """
+    benchmark = get_benchmark(task)
+    snapshot = open_page_snapshot(model=model, source=source, snapshot_path=snapshot_path)
+    wanted = [name.strip() for name in subtasks.split(",") if name.strip()]
+    items = item_scores.score_benchmark(snapshot, benchmark, subtasks=wanted or None)
+    summary = summarize(items, benchmark, model=snapshot.model)
+    summary = _attach_reported(summary, snapshot)
+    page = BenchmarkPage(
+        benchmark=benchmark,
+        snapshot=snapshot,
+        source=source,
+        items=items,
+        summary=summary,
+        eval_config=_eval_config(snapshot, benchmark),
+        parameters={"task": task, "subtasks": subtasks},
+    )
+    if output_dir:
+        save_benchmark_results(Path(output_dir), benchmark.key, items, summary)
+    return page
+
+
+def _attach_reported(summary: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+    """Fill ``reported`` from the snapshot's metrics config; a dump without one leaves it empty."""
+    if not snapshot.has_config(snapshot.metrics_config):
+        logger.warning("%s has no metrics config; reported values are left empty", snapshot.root)
+        return summary
+    metrics_config = snapshot.read_metrics().to_pandas()
+    return reported.attach_reported(summary, metrics_config)
+
+
+def _eval_config(snapshot: Snapshot, benchmark: Benchmark) -> dict[str, str]:
+    """Return the first row's ``eval_config``, marking fields that differ between rows."""
+    config = snapshot.details_config(benchmark)
+    rows = snapshot.read(config, ["eval_config"]).column("eval_config").to_pylist()
+    first = {key: value for key, value in (rows[0] or {}).items()} if rows else {}
+    for key in first:
+        if len({(row or {}).get(key) for row in rows}) > 1:
+            first[key] = f"{first[key]} (varies between rows)"
+    return first
