@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 
-# Normalized forms of the answers that mean "no answer": the phrase Meta's SQuAD prompt asks for,
-# and QuAC's no-answer token. The empty string is an abstention too.
+# Normalized forms of the answers that mean "no answer": the phrase that Meta's SQuAD prompt
+# instructs the model to give, and QuAC's no-answer token. The empty string is one too.
 ABSTENTIONS = frozenset({"", "not in background", "cannotanswer"})
 
 
@@ -75,7 +75,7 @@ def is_abstention(text: str | None) -> bool:
     """Return whether an answer declines to answer.
 
     The first line of ``text`` (see :func:`first_line`) is an abstention when it normalizes to
-    the empty string, to ``"not in background"`` (the phrase Meta's SQuAD prompt asks for) or to
+    the empty string, to ``"not in background"`` (the phrase Meta's SQuAD prompt requests) or to
     ``"cannotanswer"`` (QuAC's no-answer token). None is an abstention.
 
     Examples

@@ -2,7 +2,7 @@
 
 Each check converts its input to the type the metrics compute with and raises ``ValueError``
 (or ``TypeError`` for a wrong kind of object) with a message that names the argument, the
-position and the value, and says what to do.
+position and the value, and states the fix.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Calibration of choice predictions: expected calibration error, reliability diagram, Brier.
 
 Confidence is the largest option probability of an item (see
-:func:`evalbook.metrics.choice.choice_probabilities`), and ``correct`` says whether that
-option is the gold one.
+:func:`evalbook.metrics.choice.choice_probabilities`), and ``correct`` is 1 where that
+option is the gold one and 0 elsewhere.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from evalbook.metrics._validation import (
     check_binary,
@@ -61,7 +62,7 @@ def _check_confidence_and_correct(
 
 
 def reliability_diagram(
-    confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = 10
+    confidence: ArrayLike, correct: ArrayLike, *, n_bins: int = 10
 ) -> ReliabilityDiagram:
     """Bin items by confidence into ``n_bins`` equal-width bins over [0, 1].
 
@@ -89,7 +90,7 @@ def reliability_diagram(
 
 
 def expected_calibration_error(
-    confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = 10
+    confidence: ArrayLike, correct: ArrayLike, *, n_bins: int = 10
 ) -> float:
     """Compute the expected calibration error with equal-width bins.
 
@@ -114,7 +115,7 @@ def expected_calibration_error(
     return float(np.sum(weights * gaps))
 
 
-def brier_score_loss(probabilities: np.ndarray, gold_index: np.ndarray) -> float:
+def brier_score_loss(probabilities: ArrayLike, gold_index: ArrayLike) -> float:
     """Compute the multi-class Brier score, averaged over items.
 
     Each item scores sum over options k of (p_k - y_k)^2, where y is 1 at the gold option and 0

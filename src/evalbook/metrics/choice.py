@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from evalbook.metrics._validation import (
     check_indices,
@@ -116,7 +117,7 @@ def parse_gold_index(text: str, *, letters: Sequence[str]) -> int:
     return [option.strip().upper() for option in letters].index(letter)
 
 
-def nll_matrix(rows: Sequence[Sequence[float]]) -> np.ndarray:
+def nll_matrix(rows: Sequence[ArrayLike]) -> np.ndarray:
     """Stack per-item NLL lists of different lengths into a matrix padded with NaN.
 
     Examples
@@ -136,7 +137,7 @@ def nll_matrix(rows: Sequence[Sequence[float]]) -> np.ndarray:
     return matrix
 
 
-def length_normalized_nll(nll: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def length_normalized_nll(nll: ArrayLike, lengths: ArrayLike) -> np.ndarray:
     """Divide each option's NLL by the length of its completion (e.g. in characters).
 
     Dividing by the character length gives the ``char`` normalization that ``acc_char`` is
@@ -181,7 +182,7 @@ class ChoicePredictions:
         return int(self.is_tie.sum())
 
 
-def choice_predictions(nll: np.ndarray) -> ChoicePredictions:
+def choice_predictions(nll: ArrayLike) -> ChoicePredictions:
     """Predict the option with the smallest NLL for each item.
 
     Parameters
@@ -215,7 +216,7 @@ def choice_predictions(nll: np.ndarray) -> ChoicePredictions:
     return ChoicePredictions(index=index, is_tie=is_tie, n_options=n_options)
 
 
-def choice_probabilities(raw_nll: np.ndarray) -> np.ndarray:
+def choice_probabilities(raw_nll: ArrayLike) -> np.ndarray:
     """Return softmax(-NLL) over each item's options, with 0 on the padding.
 
     Computed with the log-sum-exp shift, so large NLLs do not underflow to a row of zeros.
@@ -246,7 +247,7 @@ def _check_gold_index(gold_index: object, n_options: np.ndarray) -> np.ndarray:
     return gold
 
 
-def gold_probability(raw_nll: np.ndarray, gold_index: np.ndarray) -> np.ndarray:
+def gold_probability(raw_nll: ArrayLike, gold_index: ArrayLike) -> np.ndarray:
     """Return the probability of the gold option, softmax(-raw NLL)[gold], for each item.
 
     P(gold) is a continuous per-item score with lower variance than 0/1 accuracy.
@@ -263,7 +264,7 @@ def gold_probability(raw_nll: np.ndarray, gold_index: np.ndarray) -> np.ndarray:
     return probabilities[np.arange(len(gold)), gold]
 
 
-def choice_correct(nll: np.ndarray, gold_index: np.ndarray) -> np.ndarray:
+def choice_correct(nll: ArrayLike, gold_index: ArrayLike) -> np.ndarray:
     """Return 1.0 where the option with the smallest NLL is the gold option, else 0.0.
 
     Range: 0 or 1 per item. Best value: 1.
@@ -278,7 +279,7 @@ def choice_correct(nll: np.ndarray, gold_index: np.ndarray) -> np.ndarray:
     return (predictions.index == gold).astype(float)
 
 
-def accuracy_score(predicted_index: np.ndarray, gold_index: np.ndarray) -> float:
+def accuracy_score(predicted_index: ArrayLike, gold_index: ArrayLike) -> float:
     """Return the fraction of items whose predicted index equals the gold index.
 
     An item without a prediction has the index :data:`NO_PREDICTION` (-1). It counts as
@@ -298,7 +299,7 @@ def accuracy_score(predicted_index: np.ndarray, gold_index: np.ndarray) -> float
     return float(np.mean(predicted == gold))
 
 
-def chance_level(n_options: np.ndarray) -> np.ndarray:
+def chance_level(n_options: ArrayLike) -> np.ndarray:
     """Return the accuracy of uniform guessing, 1 / number of options, for each item.
 
     Examples

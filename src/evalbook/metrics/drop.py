@@ -216,9 +216,9 @@ def drop_f1(prediction: str | Sequence[str] | None, golds: Sequence[str | Sequen
 def drop_answer_type(gold: str | Sequence[str]) -> str:
     """Classify a DROP gold answer as ``"number"``, ``"date"``, ``"span"`` or ``"spans"``.
 
-    The official data stores the type. Meta's rows keep only the answer text, so the type is
-    read from it: several spans give ``"spans"``, a text that parses as a number gives
-    ``"number"``, and a text with a month name and optional day and year gives ``"date"``.
+    The official data stores the type, but Meta's rows keep only the answer text, so the type
+    is read from the text. Several spans give ``"spans"``. A text that parses as a number gives
+    ``"number"``, and a text with a month name and an optional day and year gives ``"date"``.
 
     Examples
     --------
@@ -226,7 +226,7 @@ def drop_answer_type(gold: str | Sequence[str]) -> str:
     ['number', 'date', 'span', 'spans']
     """
     # NOTE: A date given only as a year ("1995") is classified as a number, because its text
-    # cannot be told apart from one.
+    # cannot be distinguished from one.
     spans = _span_list(gold, name="gold")
     if len(spans) > 1:
         return "spans"

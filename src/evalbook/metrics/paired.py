@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, replace
 from math import sqrt
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import binom
 
 from evalbook.metrics._validation import (
@@ -97,10 +98,10 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def paired_comparison(
-    ids_a: Sequence[Hashable],
-    scores_a: Sequence[float],
-    ids_b: Sequence[Hashable],
-    scores_b: Sequence[float],
+    ids_a: Iterable[Hashable],
+    scores_a: ArrayLike,
+    ids_b: Iterable[Hashable],
+    scores_b: ArrayLike,
     *,
     confidence: float = 0.95,
 ) -> PairedComparison:

@@ -1,18 +1,19 @@
 """Aggregates of per-item scores with their standard errors and confidence intervals.
 
-Every interval here covers the resampling of questions only. It says nothing about other seeds,
+Every interval here covers the resampling of questions only. It does not cover other seeds,
 prompts or decoding settings. Normal intervals use the exact z quantile (1.959964 for 95%).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass, replace
 from math import sqrt
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 from evalbook.metrics._validation import (
@@ -117,7 +118,7 @@ def _plain_se(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1) / sqrt(len(values)))
 
 
-def mean_estimate(scores: Sequence[float], *, confidence: float = 0.95) -> Estimate:
+def mean_estimate(scores: ArrayLike, *, confidence: float = 0.95) -> Estimate:
     """Estimate the mean of per-item scores with the CLT standard error.
 
     SE = sqrt(sum (s_i - mean)^2 / (n (n - 1))), and the interval is mean +/- z SE.
@@ -139,7 +140,7 @@ def mean_estimate(scores: Sequence[float], *, confidence: float = 0.95) -> Estim
     return _normal_estimate(values.mean(), _plain_se(values), len(values), "clt", confidence)
 
 
-def micro_estimate(scores: Sequence[float], *, confidence: float = 0.95) -> Estimate:
+def micro_estimate(scores: ArrayLike, *, confidence: float = 0.95) -> Estimate:
     """Estimate the micro average: the mean over all items, labelled ``"micro"``.
 
     It equals :func:`mean_estimate` except for the label, so it can be shown beside
@@ -175,7 +176,11 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     denominator = 1 + z**2 / n
     center = (proportion + z**2 / (2 * n)) / denominator
     half_width = z * sqrt(proportion * (1 - proportion) / n + z**2 / (4 * n**2)) / denominator
-    return max(0.0, center - half_width), min(1.0, center + half_width)
+
+    # The bound is exactly 0 for no successes and exactly 1 for all, which rounding can miss.
+    low = 0.0 if successes == 0 else max(0.0, center - half_width)
+    high = 1.0 if successes == n else min(1.0, center + half_width)
+    return low, high
 
 
 def _codes(labels: list[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
@@ -186,7 +191,7 @@ def _codes(labels: list[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
 
 
 def clustered_estimate(
-    scores: Sequence[float], clusters: Sequence[Hashable], *, confidence: float = 0.95
+    scores: ArrayLike, clusters: Iterable[Hashable], *, confidence: float = 0.95
 ) -> Estimate:
     """Estimate the mean with a cluster-robust SE, for items that share a passage or dialogue.
 
@@ -271,7 +276,7 @@ def _group_estimate(group: Hashable, values: np.ndarray, confidence: float) -> G
 
 
 def macro_estimate(
-    scores: Sequence[float], groups: Sequence[Hashable], *, confidence: float = 0.95
+    scores: ArrayLike, groups: Iterable[Hashable], *, confidence: float = 0.95
 ) -> MacroEstimate:
     """Estimate the macro average over groups (e.g. MMLU subjects) beside the micro average.
 
@@ -324,8 +329,9 @@ def bootstrap_interval(
     """Estimate a statistic that is not an item mean with a seeded percentile bootstrap.
 
     Each resample draws n items with replacement. ``statistic`` receives the resampled data in
-    the form it was given: one array for an array, or one argument per array for a tuple of
-    arrays, which are resampled with the same item indices (paired). The value is the statistic
+    the form it was given. An array is resampled along its first axis, so the rows of a 2-D
+    array stay together. A tuple of arrays is resampled with the same item indices (paired) and
+    passed as one argument per array. The value is the statistic
     of the original data, the SE is the standard deviation of the resampled statistics
     (ddof = 1), and the interval is their percentiles at (1 - confidence) / 2 and
     (1 + confidence) / 2.
