@@ -21,7 +21,7 @@ Faults are set on the stub before the client runs: ``token`` gates the file down
 without a token, 403 with another one), ``status_faults`` answers the next GET requests of a
 route with the given statuses (key ``"file:HEAD"`` for the HEAD requests of the route
 ``file``), and ``cut_files`` ends every transfer of those files halfway through the body by
-closing the connection.
+closing the connection. ``file_delay`` slows every file transfer down by that many seconds.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import json
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +66,7 @@ class StubHub:
         self.token = token
         self.status_faults: dict[str, list[int]] = {}
         self.cut_files: set[str] = set()
+        self.file_delay = 0.0
         self.requests: list[RecordedRequest] = []
         self.files: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -253,6 +255,8 @@ class HuggingFaceStub(StubHub):
         if handler.command == "GET" and name in self.cut_files:
             handler.send_cut(content, headers)
             return
+        if handler.command == "GET":
+            time.sleep(self.file_delay)
         handler.send(200, content, headers)
 
 

@@ -144,6 +144,30 @@ def test_resolve_local_file_is_not_folder(tmp_path):
         resolve_snapshot(Source("local", tmp_path / "file"), MODEL)
 
 
+def test_resolve_sample_generates_once(tmp_path, caplog):
+    from evalbook.sample import GENERATOR_VERSION
+    from evalbook.snapshot import open_snapshot
+
+    caplog.set_level(logging.INFO, logger="evalbook.sources.resolve")
+    folder = resolve_snapshot("sample", MODEL, cache_dir=tmp_path)
+    again = resolve_snapshot(Source("sample"), MODEL, cache_dir=tmp_path)
+
+    assert folder == tmp_path / "sample" / f"{MODEL}-evals-{GENERATOR_VERSION}"
+    assert again == folder
+    assert "mmlu" in open_snapshot(folder, model=MODEL).tasks()
+    generated = [record for record in caplog.records if "Generating" in record.getMessage()]
+    assert len(generated) == 1
+
+
+def test_resolve_sample_fills_empty_folder(tmp_path):
+    from evalbook.sample import GENERATOR_VERSION
+
+    empty = tmp_path / "sample" / f"{MODEL}-evals-{GENERATOR_VERSION}"
+    empty.mkdir(parents=True)
+    assert resolve_snapshot("sample", MODEL, cache_dir=tmp_path) == empty
+    assert (empty / "README.md").is_file()
+
+
 def test_resolve_hub_without_download(tmp_path):
     with pytest.raises(SnapshotNotFoundError) as caught:
         resolve_snapshot("hf", MODEL, cache_dir=tmp_path)

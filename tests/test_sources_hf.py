@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -326,6 +328,37 @@ def test_stale_leftovers_removed(repository, cache_root, caplog):
     messages = [record.getMessage() for record in caplog.records]
     assert any(f"Removed stale staging folder {stale}" in message for message in messages)
     assert any(f"Removed {loose} (0 bytes)" in message for message in messages)
+
+
+def test_concurrent_download_waits_for_lock(repository, cache_root, caplog):
+    caplog.set_level(logging.INFO, logger="evalbook.sources.cache")
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, endpoint: str) -> None:
+        try:
+            outcomes[name] = download(MODEL, "hf", cache_dir=cache_root, endpoint=endpoint)
+        except Exception as error:
+            outcomes[name] = error
+
+    with HuggingFaceStub(repository, REPO_ID) as stub:
+        stub.file_delay = 0.2
+        first = threading.Thread(target=run, args=("first", stub.url))
+        first.start()
+        deadline = time.monotonic() + 30
+        while not stub.requests_to("file") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stub.requests_to("file"), "the first download never reached the file requests"
+
+        second = threading.Thread(target=run, args=("second", stub.url))
+        second.start()
+        first.join(timeout=120)
+        second.join(timeout=120)
+
+    final = cache_root / "hf" / f"{MODEL}-evals"
+    assert outcomes == {"first": final, "second": final}
+    assert "Waiting for another download" in caplog.text
+    assert resolve_snapshot("hf", MODEL, cache_dir=cache_root) == final
+    assert cache_entries(cache_root) == [f"{MODEL}-evals"]
 
 
 def test_new_download_replaces_older_copy(repository, cache_root):
