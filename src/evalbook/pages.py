@@ -7,6 +7,7 @@ computed here, once, from the snapshot's rows; the notebooks hold no logic of th
 
 from __future__ import annotations
 
+import html
 import logging
 import platform
 from dataclasses import dataclass, field
@@ -21,13 +22,20 @@ import evalbook
 from evalbook import items as item_scores
 from evalbook import reported
 from evalbook.metrics import choice
-from evalbook.registry import Benchmark, get_benchmark
+from evalbook.registry import Benchmark, get_benchmark, select_benchmarks
 from evalbook.report import plots, text
-from evalbook.report.results import save_benchmark_results
+from evalbook.report.reported_plot import plot_reported_vs_recomputed
+from evalbook.report.results import save_benchmark_results, summary_path
 from evalbook.snapshot import Snapshot, open_snapshot
 from evalbook.summary import summarize
 
-__all__ = ["BenchmarkPage", "benchmark_page", "open_page_snapshot"]
+__all__ = [
+    "BenchmarkPage",
+    "OverviewPage",
+    "benchmark_page",
+    "open_page_snapshot",
+    "overview_page",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -198,3 +206,99 @@ def _eval_config(snapshot: Snapshot, benchmark: Benchmark) -> dict[str, str]:
         if len({(row or {}).get(key) for row in rows}) > 1:
             first[key] = f"{first[key]} (varies between rows)"
     return first
+
+
+@dataclass
+class OverviewPage:
+    """All benchmarks of one dump: recomputed estimates against Meta's reported values."""
+
+    snapshot: Snapshot
+    source: str
+    recomputed: pd.DataFrame
+    comparison: pd.DataFrame
+    card_comparison: pd.DataFrame | None
+    exports: dict[str, Path]
+    missing: list[str]
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def banner(self) -> HTML:
+        """Return a notice when the data is synthetic."""
+        return HTML(text.synthetic_banner(self.snapshot))
+
+    def benchmarks(self) -> HTML:
+        """Return one row per benchmark: its headline number with n and 95% CI."""
+        return HTML(text.overview_table(self.recomputed, self.missing))
+
+    def reported(self) -> HTML:
+        """Return the metrics config's values against the recomputed ones, with verdicts."""
+        return HTML(text.comparison_table(self.comparison, caption="Dump's metrics config"))
+
+    def reported_plot(self) -> Figure:
+        """Return reported against recomputed values with the 95% intervals."""
+        figure = Figure(figsize=(6, 6), layout="constrained")
+        plot_reported_vs_recomputed(self.comparison, ax=figure.add_subplot())
+        return figure
+
+    def model_card(self) -> HTML:
+        """Return the model card's values against the recomputed ones, scales repaired."""
+        if self.card_comparison is None:
+            return HTML(
+                f"<p>The model card table shipped with evalbook has no row for "
+                f"{html.escape(self.snapshot.model)}.</p>"
+            )
+        return HTML(text.comparison_table(self.card_comparison, caption="Model card"))
+
+
+def overview_page(
+    *,
+    model: str,
+    source: str,
+    snapshot_path: str,
+    tasks: str = "",
+    output_dir: str = "",
+    exports_dir: str = "exports",
+) -> OverviewPage:
+    """Collect every benchmark's estimates and compare them with what Meta reported.
+
+    Each benchmark's summary is read from ``output_dir`` when its page has written one, and
+    computed here otherwise. The comparison tables are exported to ``exports_dir`` as CSV,
+    LaTeX and JSON.
+    """
+    snapshot = open_page_snapshot(model=model, source=source, snapshot_path=snapshot_path)
+    present = set(snapshot.tasks())
+    wanted = select_benchmarks(tasks or None)
+    summaries = []
+    for benchmark in wanted:
+        if benchmark.key not in present:
+            continue
+        saved = summary_path(Path(output_dir), benchmark.key) if output_dir else None
+        if saved is not None and saved.is_file():
+            summaries.append(pd.read_csv(saved))
+        else:
+            items = item_scores.score_benchmark(snapshot, benchmark)
+            summaries.append(_attach_reported(summarize(items, benchmark, model=model), snapshot))
+    missing = [benchmark.label for benchmark in wanted if benchmark.key not in present]
+    recomputed = pd.concat(summaries, ignore_index=True)
+
+    if snapshot.has_config(snapshot.metrics_config):
+        metrics_config = snapshot.read_metrics().to_pandas()
+        values = reported.reported_values(metrics_config, model=snapshot.model)
+    else:
+        values = pd.DataFrame(columns=list(reported.REPORTED_COLUMNS))
+    comparison = reported.compare_reported(recomputed, values)
+    card_models = set(reported.model_card()["model"])
+    card = (
+        reported.compare_model_card(recomputed, model=snapshot.model)
+        if snapshot.model in card_models
+        else None
+    )
+
+    exports = reported.export_comparison(comparison, Path(exports_dir), stem="reported")
+    if card is not None:
+        exports |= {
+            f"card-{kind}": path
+            for kind, path in reported.export_comparison(
+                card, Path(exports_dir), stem="model-card"
+            ).items()
+        }
+    return OverviewPage(snapshot, source, recomputed, comparison, card, exports, missing)

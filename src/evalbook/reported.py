@@ -37,6 +37,7 @@ __all__ = [
     "VERDICTS",
     "MetricTag",
     "MissingMetricError",
+    "attach_reported",
     "compare_model_card",
     "compare_reported",
     "export_comparison",
@@ -278,6 +279,29 @@ def reported_values(
         level,
     )
     return selected.reset_index(drop=True)
+
+
+def attach_reported(summary: pd.DataFrame, metrics_config: pd.DataFrame) -> pd.DataFrame:
+    """Return ``summary`` with its ``reported`` column filled from the metrics config.
+
+    A summary row gets the value of the benchmark-level metrics-config row whose tag names the
+    same metric and aggregation; rows with no such tag keep NaN.
+    """
+    if summary.empty:
+        return summary
+    model = str(summary["model"].iloc[0])
+    reported = reported_values(metrics_config, model=model)
+    reported = reported.dropna(subset=["benchmark", "metric", "aggregation"])
+    lookup = {
+        (row.benchmark, row.metric, row.aggregation): row.reported
+        for row in reported.itertuples(index=False)
+    }
+    filled = summary.copy()
+    filled["reported"] = [
+        lookup.get((row.benchmark, row.metric, row.aggregation), math.nan)
+        for row in summary.itertuples(index=False)
+    ]
+    return filled
 
 
 def _benchmark_key(label: object) -> str | None:

@@ -231,7 +231,7 @@ def build(options: BuildOptions, *, report: Callable[[str], None] = logger.info)
             notebook=root / "notebooks" / benchmark.notebook,
             output=pages_dir / benchmark.notebook,
             parameters={**common, "task": benchmark.key},
-            cwd=root,
+            cwd=pages_dir,
         )
         for benchmark in benchmarks
     ]
@@ -243,7 +243,7 @@ def build(options: BuildOptions, *, report: Callable[[str], None] = logger.info)
         notebook=root / "notebooks" / f"{OVERVIEW}.ipynb",
         output=pages_dir / f"{OVERVIEW}.ipynb",
         parameters={**common, "tasks": ",".join(benchmark.key for benchmark in benchmarks)},
-        cwd=root,
+        cwd=pages_dir,
     )
     failures += _run_jobs([overview], 1, False, report)
     logger.info("notebooks executed in %.1f s", time.perf_counter() - started)

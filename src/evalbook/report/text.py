@@ -14,17 +14,19 @@ import numpy as np
 import pandas as pd
 
 from evalbook.metrics import choice, stats
-from evalbook.registry import Benchmark
+from evalbook.registry import Benchmark, get_benchmark
 from evalbook.report.tables import format_interval, format_percent, html_table
 
 __all__ = [
     "about_benchmark",
     "agreement_section",
     "calibration_summary",
+    "comparison_table",
     "examples_table",
     "group_table",
     "headline",
     "normalization_table",
+    "overview_table",
     "prompt_template",
     "provenance_table",
     "results_table",
@@ -239,10 +241,7 @@ def calibration_summary(items: pd.DataFrame, benchmark: Benchmark) -> str:
     correct = items[benchmark.metric].to_numpy(dtype=float)
     confidence = items["confidence"].to_numpy(dtype=float)
     ece = choice.expected_calibration_error(confidence, correct)
-    interval = stats.bootstrap_interval(
-        np.column_stack([confidence, correct]),
-        lambda sample: choice.expected_calibration_error(sample[:, 0], sample[:, 1]),
-    )
+    interval = stats.bootstrap_interval((confidence, correct), choice.expected_calibration_error)
     p_gold = stats.mean_estimate(items["p_gold"].to_numpy(dtype=float))
     facts = {
         "ECE (10 equal-width bins)": (
@@ -302,4 +301,70 @@ def provenance_table(facts: Mapping[str, str]) -> str:
         pd.DataFrame({"item": list(facts), "value": list(facts.values())}),
         caption="Provenance",
         css_class="evalbook-table evalbook-provenance",
+    )
+
+
+def overview_table(recomputed: pd.DataFrame, missing: Sequence[str]) -> str:
+    """Return one row per benchmark: its headline estimate with n, CI and the reported value."""
+    headline = recomputed.loc[recomputed["headline"].astype(bool)].copy()
+    headline["label"] = [get_benchmark(key).label for key in headline["benchmark"]]
+    headline["interval"] = [
+        format_interval(low, high)
+        for low, high in zip(headline["ci_low"], headline["ci_high"], strict=True)
+    ]
+    absent = pd.DataFrame({"label": list(missing), "metric": "not in this dump"})
+    table = pd.concat([headline, absent], ignore_index=True)
+    return html_table(
+        table,
+        columns={
+            "label": "benchmark",
+            "metric": "metric",
+            "aggregation": "aggregation",
+            "n_items": "n",
+            "value": "recomputed (%)",
+            "interval": "95% CI",
+            "reported": "metrics config (%)",
+        },
+        formats={
+            "value": format_percent,
+            "reported": format_percent,
+            "n_items": lambda v: "" if pd.isna(v) else f"{int(v):,}",
+            "interval": lambda v: "" if not isinstance(v, str) else v,
+        },
+        caption="Headline numbers, recomputed from the rows",
+        table_id="overview",
+    )
+
+
+def comparison_table(comparison: pd.DataFrame, *, caption: str) -> str:
+    """Return a reported-against-recomputed table with verdicts and likely causes."""
+    frame = comparison.assign(
+        interval=[
+            "" if pd.isna(low) else format_interval(low, high)
+            for low, high in zip(comparison["ci_low"], comparison["ci_high"], strict=True)
+        ]
+    )
+    return html_table(
+        frame,
+        columns={
+            "label": "benchmark",
+            "metric_tag": "reported tag",
+            "reported": "reported (%)",
+            "reported_scale_fix": "scale fix",
+            "recomputed": "recomputed (%)",
+            "interval": "95% CI",
+            "difference": "difference",
+            "difference_se": "difference (SE)",
+            "verdict": "verdict",
+            "likely_cause": "likely cause",
+        },
+        formats={
+            "reported": format_percent,
+            "recomputed": format_percent,
+            "difference": lambda v: format_percent(v, digits=2),
+            "difference_se": lambda v: format_percent(v, digits=1),
+            "reported_scale_fix": lambda v: "" if pd.isna(v) else str(v),
+            "likely_cause": lambda v: "" if pd.isna(v) else str(v),
+        },
+        caption=caption,
     )
