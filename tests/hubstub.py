@@ -15,7 +15,7 @@ modelscope 1.40.2):
 
 - ``GET /api/v1/datasets/{repo_id}/repo/tree?Revision=..&PageNumber=..``: the file list.
 - ``GET /api/v1/datasets/{repo_id}/repo?Revision=..&FilePath=..``: the file content.
-- ``GET /api/v1/repos/internalAccelerationInfo``: answered with "no internal network".
+- ``GET /api/v1/repos/internalAccelerationInfo``: an empty region address (no internal network).
 
 Faults are set on the stub before the client runs: ``token`` gates the file downloads (401
 without a token, 403 with another one), ``status_faults`` answers the next GET requests of a
@@ -105,7 +105,7 @@ class StubHub:
             return [request for request in self.requests if request.route == route]
 
     def take_fault(self, route: str) -> int | None:
-        """Return the status to answer for this request of ``route``, if a fault is queued."""
+        """Pop and return the next queued fault status of ``route``, or None if none is queued."""
         with self._lock:
             queued = self.status_faults.get(route)
             return queued.pop(0) if queued else None
@@ -358,8 +358,8 @@ def _git_oid(content: bytes) -> str:
 def write_hub_snapshot(folder: Path, model: str) -> Path:
     """Write a small Hub-shaped dump of ``model`` into ``folder`` and return it.
 
-    The sample generator writes it when it is available; otherwise a README with ``configs:``
-    and two small Parquet files (an MMLU details file and the metrics file) are written here.
+    The sample generator writes it when it is importable. Without it, this function writes a
+    README with ``configs:`` and two small Parquet files, MMLU details and the metrics.
     """
     try:
         from evalbook.sample import write_snapshot

@@ -6,10 +6,10 @@ into place. Readers trust only folders with the marker, and check the file sizes
 
 Layout under the cache root::
 
-    <source>/<model>-evals/                  complete copy, with .evalbook-complete.json
-    <source>/.<model>-evals.lock             held while a download of that model runs
-    <source>/.<model>-evals.staging-<hex>/   download in progress; stale if nobody holds the lock
-    <source>/.<model>-evals.replaced-<hex>/  older copy, deleted once the new one is in place
+    <source>/<model>-evals/                 complete copy, with .evalbook-complete.json
+    <source>/.<model>-evals.lock            held while a download of that model runs
+    <source>/.<model>-evals.staging-<hex>/  download in progress, stale if no one holds the lock
+    <source>/.<model>-evals.replaced-<hex>/ older copy, deleted once the new one is in place
 """
 
 from __future__ import annotations

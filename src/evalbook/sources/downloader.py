@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 _HUBS: dict[str, ModuleType] = {"hf": hf, "modelscope": modelscope}
 
 _MAX_BACKOFF_SECONDS = 60.0
-"""Longest wait between two attempts, whatever ``backoff_base`` and the attempt number."""
+"""Maximum wait between two attempts, whatever ``backoff_base`` and the attempt number."""
 
 _EXCEPTIONS: dict[str, type[DownloadError]] = {
     "access": HubAccessError,
@@ -32,7 +32,7 @@ _EXCEPTIONS: dict[str, type[DownloadError]] = {
 
 
 def retry_hint(model: str, source: str) -> str:
-    """Return the sentence that tells the user how to (re-)download a snapshot."""
+    """Return the sentence with the command that downloads a snapshot (again)."""
     return f"Run `evalbook download --model {model} --source {source}` first."
 
 
@@ -88,7 +88,7 @@ def download(
     Raises
     ------
     HubAccessError
-        If the hub denied access (HTTP 401 or 403); the message says how to get access.
+        If the hub denied access (HTTP 401 or 403). The message explains how to get access.
     HubNotFoundError
         If the repository or revision does not exist (HTTP 404).
     DownloadError
@@ -111,11 +111,11 @@ def download(
 
     resolved_token, token_origin = hub.resolve_token(token)
     resolved_endpoint = hub.resolve_endpoint(endpoint)
-    shown_endpoint = redact_url(resolved_endpoint or hub.DEFAULT_ENDPOINT)
+    shown_endpoint = redact_url(resolved_endpoint) if resolved_endpoint else None
     logger.info(
         "Downloading %s from %s (revision %s, token %s) into %s",
         hub.repo_id_for(model),
-        shown_endpoint,
+        shown_endpoint or "the client's default endpoint",
         revision or hub.DEFAULT_REVISION,
         f"set, from {token_origin}" if resolved_token else "not set",
         final,

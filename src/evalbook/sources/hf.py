@@ -155,7 +155,7 @@ def _classify_http(error, request: FetchRequest, hub_errors) -> HubFailure:
     where = _where(request)
 
     if isinstance(error, hub_errors.GatedRepoError) or status in (401, 403):
-        # Without a token the Hub also answers 401 for a repository that does not exist.
+        # Without a token the Hub also returns 401 for a repository that does not exist.
         maybe_missing = not isinstance(error, hub_errors.GatedRepoError) and not request.token
         return HubFailure("access", summary, _access_message(request, status, maybe_missing))
 
@@ -224,15 +224,16 @@ def _access_message(request: FetchRequest, status: int | None, maybe_missing: bo
 def _transport_failure(error: BaseException, request: FetchRequest) -> HubFailure:
     name = type(error).__name__
     if "Protocol" in name:
-        what = "the connection closed before a file was complete"
+        description = "the connection closed before a file was complete"
     elif "Timeout" in name:
-        what = "the server did not answer in time"
+        description = "the server timed out"
     else:
-        what = "the connection failed"
+        description = "the connection failed"
     return HubFailure(
         "transient",
-        f"{what} ({name})",
-        f"Download of {request.repo_id} from {_where(request)} failed: {what} ({name}: {error}).",
+        f"{description} ({name})",
+        f"Download of {request.repo_id} from {_where(request)} failed: {description} "
+        f"({name}: {error}).",
     )
 
 

@@ -2,8 +2,8 @@
 
 Written against modelscope 1.40.2, whose ``dataset_snapshot_download`` delegates to the
 ``modelscope_hub`` package and raises that package's exceptions. The client reads
-``MODELSCOPE_ENDPOINT`` and ``MODELSCOPE_API_TOKEN`` itself; they are read here as well, so
-that messages and logs can say which endpoint and which token source were used.
+``MODELSCOPE_ENDPOINT`` and ``MODELSCOPE_API_TOKEN`` itself. This module reads them as well,
+so that messages and logs can name the endpoint and the token source.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def fetch(request: FetchRequest) -> FetchResult:
 
     revision = request.revision or DEFAULT_REVISION
 
-    # NOTE: the client draws its own tqdm progress bars and its logger writes to stderr
-    # through a handler of its own; this call cannot turn either off.
+    # NOTE: the client draws its own tqdm progress bars, and its logger writes to stderr
+    # through a handler of its own. No argument of this call turns either off.
     dataset_snapshot_download(
         request.repo_id,
         revision=revision,
@@ -109,8 +109,8 @@ def classify(error: BaseException, request: FetchRequest) -> HubFailure | None:
     """Translate a modelscope client exception; return None for an exception it does not know.
 
     The client wraps some errors: ``requests.HTTPError`` raised from a ``modelscope_hub`` error
-    for the file listing, and ``FileDownloadError`` holding one error per failed file. The
-    most severe member decides, so one denied file makes the whole download an access error.
+    for the file listing, and ``FileDownloadError`` with one error per failed file. The most
+    severe of those errors is reported, so one denied file makes the download an access error.
     """
     chain = error_chain(error)
 

@@ -47,7 +47,7 @@ class FetchRequest:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What a finished fetch knows about the revision it downloaded."""
+    """Revision of a finished fetch, as far as the hub reports it."""
 
     revision: str
     """Branch, tag or commit that was requested (the client default when none was)."""

@@ -68,7 +68,7 @@ def parse_source(text: str) -> Source:
     Raises
     ------
     ValueError
-        If the text is none of the valid forms; the message lists them.
+        If the text matches no valid form. The message lists the valid forms.
 
     Examples
     --------
