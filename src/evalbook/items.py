@@ -203,10 +203,7 @@ def _score_choice(table: pa.Table, benchmark: Benchmark, *, path: str) -> pd.Dat
     probabilities = choice.choice_probabilities(raw)
     columns["p_gold"] = choice.gold_probability(raw, gold_index)
     columns["confidence"] = np.nanmax(probabilities, axis=1)
-    columns["brier"] = [
-        choice.brier_score_loss(probabilities[row : row + 1], gold_index[row : row + 1])
-        for row in range(len(gold_index))
-    ]
+    columns["brier"] = choice.brier_scores(probabilities, gold_index)
     items = pd.DataFrame(columns)
     items = pd.concat([items, _meta_metrics(table)], axis=1)
     items["n_options"] = items["n_options"].astype(int)

@@ -118,17 +118,30 @@ def expected_calibration_error(
 def brier_score_loss(probabilities: ArrayLike, gold_index: ArrayLike) -> float:
     """Compute the multi-class Brier score, averaged over items.
 
-    Each item scores sum over options k of (p_k - y_k)^2, where y is 1 at the gold option and 0
-    elsewhere: Brier's original definition over all options. Padding columns hold 0 and add
-    nothing. For two options this is twice the one-class binary form (p - y)^2.
-
-    Range: [0, 2]. Best value: 0.
+    The mean of :func:`brier_scores`. Range: [0, 2]. Best value: 0.
 
     Examples
     --------
     >>> # (0.7 - 1)^2 + 0.2^2 + 0.1^2 = 0.14 and (0.5 - 1)^2 + 0.5^2 = 0.5; mean 0.32.
     >>> brier_score_loss(np.array([[0.7, 0.2, 0.1], [0.5, 0.5, 0.0]]), np.array([0, 1]))
     0.32
+    """
+    return float(np.mean(brier_scores(probabilities, gold_index)))
+
+
+def brier_scores(probabilities: ArrayLike, gold_index: ArrayLike) -> np.ndarray:
+    """Compute the multi-class Brier score of each item.
+
+    Each item scores sum over options k of (p_k - y_k)^2, where y is 1 at the gold option and 0
+    elsewhere: Brier's original definition over all options. Padding columns hold 0 and add
+    nothing. For two options this is twice the one-class binary form (p - y)^2.
+
+    Range: [0, 2] per item. Best value: 0.
+
+    Examples
+    --------
+    >>> brier_scores(np.array([[0.7, 0.2, 0.1], [0.5, 0.5, 0.0]]), np.array([0, 1]))
+    array([0.14, 0.5 ])
     """
     matrix = np.asarray(probabilities, dtype=float)
     if matrix.ndim != 2 or matrix.shape[0] == 0:
@@ -160,4 +173,4 @@ def brier_score_loss(probabilities: ArrayLike, gold_index: ArrayLike) -> float:
 
     target = np.zeros_like(matrix)
     target[np.arange(len(gold)), gold] = 1.0
-    return float(np.mean(np.sum((matrix - target) ** 2, axis=1)))
+    return np.sum((matrix - target) ** 2, axis=1)

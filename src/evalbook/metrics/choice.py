@@ -26,6 +26,7 @@ from evalbook.metrics._validation import (
 from evalbook.metrics.calibration import (
     ReliabilityDiagram,
     brier_score_loss,
+    brier_scores,
     expected_calibration_error,
     reliability_diagram,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ReliabilityDiagram",
     "accuracy_score",
     "brier_score_loss",
+    "brier_scores",
     "chance_level",
     "choice_correct",
     "choice_predictions",
