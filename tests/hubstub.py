@@ -22,6 +22,8 @@ without a token, 403 with another one), ``status_faults`` answers the next GET r
 route with the given statuses (key ``"file:HEAD"`` for the HEAD requests of the route
 ``file``), and ``cut_files`` ends every transfer of those files halfway through the body by
 closing the connection. ``file_delay`` slows every file transfer down by that many seconds.
+``missing_repo_status`` is the status of a request for another repository: 404, or 401 as the
+Hugging Face Hub returns to a request without a token.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class StubHub:
         self.status_faults: dict[str, list[int]] = {}
         self.cut_files: set[str] = set()
         self.file_delay = 0.0
+        self.missing_repo_status = 404
         self.requests: list[RecordedRequest] = []
         self.files: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -188,7 +191,7 @@ class HuggingFaceStub(StubHub):
         self.record(RecordedRequest(method, route, path, handler.bearer_token()))
         if unquote(match["repo"]) != self.repo_id:
             headers = {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}
-            handler.send_json(404, {"error": "Repository not found"}, headers)
+            handler.send_json(self.missing_repo_status, {"error": "Repository not found"}, headers)
             return
         if unquote(match["revision"]) not in ("main", COMMIT):
             headers = {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"}

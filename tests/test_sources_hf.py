@@ -223,6 +223,21 @@ def test_missing_repository_names_it(repository, cache_root):
     assert cache_entries(cache_root) == []
 
 
+def test_missing_repository_without_token(repository, cache_root):
+    with (
+        HuggingFaceStub(repository, REPO_ID) as stub,
+        pytest.raises(HubAccessError) as caught,
+    ):
+        stub.missing_repo_status = 401
+        download("Llama-9.9-9B", "hf", cache_dir=cache_root, endpoint=stub.url)
+
+    message = str(caught.value)
+    assert "meta-llama/Llama-9.9-9B-evals" in message
+    assert "HTTP 401" in message
+    assert "or the dataset does not exist (check the model name)" in message
+    assert cache_entries(cache_root) == []
+
+
 def test_missing_revision_names_it(repository, cache_root):
     with (
         HuggingFaceStub(repository, REPO_ID) as stub,
@@ -274,7 +289,7 @@ def test_server_errors_give_up(repository, cache_root, caplog):
 
     message = str(caught.value)
     assert "HTTP 503" in message
-    assert "failed 3 times in a row" in message
+    assert "Gave up after 3 attempts" in message
     assert type(caught.value) is DownloadError
     assert len(retry_records(caplog)) == 2
     assert_nothing_trusted(cache_root)
@@ -289,7 +304,7 @@ def test_cut_transfer_fails_cleanly(repository, cache_root):
 
         message = str(caught.value)
         assert "the connection closed before a file was complete" in message
-        assert "failed 1 times in a row" in message
+        assert "Gave up after 1 attempt." in message
         assert_nothing_trusted(cache_root)
 
         stub.cut_files.clear()
@@ -455,7 +470,7 @@ def test_token_never_leaks(repository, cache_root, caplog, monkeypatch):
     for record in caplog.records:
         assert SECRET not in record.getMessage(), record.name
         assert SECRET not in caplog.text
-    assert "token set, from HF_TOKEN" in caplog.text
+    assert "token set (from HF_TOKEN)" in caplog.text
 
     for error in errors:
         current: BaseException | None = error

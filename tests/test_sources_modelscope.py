@@ -186,7 +186,7 @@ def test_server_errors_give_up(repository, cache_root, caplog):
         )
 
     assert "HTTP 503" in str(caught.value)
-    assert "failed 2 times in a row" in str(caught.value)
+    assert "Gave up after 2 attempts" in str(caught.value)
     assert len(retry_records(caplog)) == 1
     assert_nothing_trusted(cache_root)
 
@@ -262,7 +262,7 @@ def test_token_never_leaks(repository, cache_root, caplog, monkeypatch):
     ]
     assert client_debug
     assert SECRET not in caplog.text
-    assert "token set, from MODELSCOPE_API_TOKEN" in caplog.text
+    assert "token set (from MODELSCOPE_API_TOKEN)" in caplog.text
 
     current: BaseException | None = caught.value
     while current is not None:

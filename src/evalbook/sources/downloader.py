@@ -117,7 +117,7 @@ def download(
         hub.repo_id_for(model),
         shown_endpoint or "the client's default endpoint",
         revision or hub.DEFAULT_REVISION,
-        f"set, from {token_origin}" if resolved_token else "not set",
+        f"set ({token_origin})" if resolved_token else "not set",
         final,
     )
 
@@ -179,10 +179,10 @@ def _fetch_with_retries(
             if failure.kind != "transient":
                 raise _EXCEPTIONS[failure.kind](failure.message) from error
             if attempt == attempts:
+                tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
                 raise DownloadError(
-                    f"{failure.message} The download failed {attempts} times in a row; check "
-                    "the network connection and the status of the hub, then run the same "
-                    "command again."
+                    f"{failure.message} Gave up after {tries}. Check the network connection "
+                    "and the status of the hub, then run the same command again."
                 ) from error
 
             delay = min(backoff_base * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)

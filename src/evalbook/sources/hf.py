@@ -72,17 +72,17 @@ def resolve_endpoint(endpoint: str | None) -> str:
 def resolve_token(token: str | None) -> tuple[str | None, str]:
     """Return the token to send and where it came from: argument, ``HF_TOKEN``, or the login."""
     if token:
-        return token, "the token argument"
+        return token, "passed as an argument"
 
     environment = os.environ.get("HF_TOKEN", "").strip()
     if environment:
-        return environment, "HF_TOKEN"
+        return environment, "from HF_TOKEN"
 
     from huggingface_hub import get_token
 
     stored = get_token()
     if stored:
-        return stored, "the huggingface_hub login"
+        return stored, "from the huggingface_hub login"
     return None, ""
 
 
@@ -209,7 +209,7 @@ def _access_message(request: FetchRequest, status: int | None, maybe_missing: bo
         )
     elif request.token:
         reason = (
-            f"the token from {request.token_origin} was rejected, or its account has not been "
+            f"the token {request.token_origin} was rejected, or its account has not been "
             "granted access"
         )
     else:

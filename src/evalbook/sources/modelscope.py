@@ -66,17 +66,17 @@ def resolve_endpoint(endpoint: str | None) -> str | None:
 def resolve_token(token: str | None) -> tuple[str | None, str]:
     """Return the token to send and where it came from, in the client's own order."""
     if token:
-        return token, "the token argument"
+        return token, "passed as an argument"
 
     environment = os.environ.get("MODELSCOPE_API_TOKEN", "").strip()
     if environment:
-        return environment, "MODELSCOPE_API_TOKEN"
+        return environment, "from MODELSCOPE_API_TOKEN"
 
     from modelscope_hub.config import HubConfig
 
     stored = HubConfig().load_token()
     if stored:
-        return stored, "the modelscope login"
+        return stored, "from the modelscope login"
     return None, ""
 
 
@@ -194,7 +194,7 @@ def _access_message(request: FetchRequest, status: int) -> str:
     repo_id = request.repo_id
     if request.token:
         reason = (
-            f"the token from {request.token_origin} was rejected, or its account has not been "
+            f"the token {request.token_origin} was rejected, or its account has not been "
             "granted access"
         )
     else:

@@ -30,7 +30,7 @@ class FetchRequest:
     """Staging folder the client writes the repository files into."""
     token: str | None = None
     token_origin: str = ""
-    """Where the token came from, e.g. ``HF_TOKEN``; empty when no token is set."""
+    """Where the token came from, e.g. ``from HF_TOKEN``. Empty when no token is set."""
     endpoint: str | None = None
     """Hub URL, or None for the client's own default."""
     revision: str | None = None
