@@ -17,11 +17,11 @@ modelscope 1.40.2):
 - ``GET /api/v1/datasets/{repo_id}/repo?Revision=..&FilePath=..``: the file content.
 - ``GET /api/v1/repos/internalAccelerationInfo``: an empty region address (no internal network).
 
-Faults are set on the stub before the client runs: ``token`` gates the file downloads (401
-without a token, 403 with another one), ``status_faults`` answers the next GET requests of a
-route with the given statuses (key ``"file:HEAD"`` for the HEAD requests of the route
-``file``), and ``cut_files`` ends every transfer of those files halfway through the body by
-closing the connection. ``file_delay`` slows every file transfer down by that many seconds.
+Faults are set on the stub before the client runs. ``token`` gates the file downloads (401
+without a token, 403 with another one). ``status_faults`` returns the given statuses to the
+next GET requests of a route, and the key ``"file:HEAD"`` covers the HEAD requests of the route
+``file``. ``cut_files`` ends every transfer of those files halfway through the body by closing
+the connection. ``file_delay`` slows every file transfer down by that many seconds.
 ``missing_repo_status`` is the status of a request for another repository: 404, or 401 as the
 Hugging Face Hub returns to a request without a token.
 """

@@ -45,7 +45,7 @@ _CLIENT_FOLDER = ".cache"
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _LOGIN_HINT = (
     "set HF_TOKEN to an access token of that account or run `hf auth login` "
-    "(`huggingface-cli login` with huggingface_hub before 1.0)"
+    "(`huggingface-cli login` with older huggingface_hub versions)"
 )
 
 

@@ -32,7 +32,7 @@ def resolve_snapshot(
         If the source text or the model name is invalid.
     SnapshotNotFoundError
         If the folder is missing, or a download is missing, incomplete or changed. The message
-        says which command fixes it.
+        names the command that fixes it.
     """
     parsed = parse_source(source) if isinstance(source, str) else source
     check_model_name(model)
