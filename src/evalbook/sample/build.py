@@ -78,6 +78,8 @@ def validate_arguments(model: str, seed: int, size: str) -> None:
 
 
 def _task_rng(seed: int, task: str) -> np.random.Generator:
+    # NOTE: numpy.random's compatibility policy promises the same Generator stream only on
+    # the same numpy build, so a numpy upgrade may change the rows without a version bump.
     return np.random.default_rng([int(seed), zlib.crc32(task.encode("utf-8"))])
 
 

@@ -316,6 +316,8 @@ def build_drop(rng: np.random.Generator, *, size: Size) -> pa.Table:
             space = " " if rng.random() < 0.85 else ""
             run_on = f"\n\nPassage: {text.filler_sentence(rng)}" if rng.random() < 0.85 else ""
             prediction = space + answer + run_on
+        # The parsed answer is the first line as written. SQuAD normalization would turn
+        # "12.25" into "1225" and drop the span separator.
         rows.append(
             generative_row(
                 benchmark,
