@@ -25,7 +25,6 @@ import string
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from evalbook.metrics._text import first_line
 from evalbook.metrics._validation import check_text, check_text_list
@@ -124,6 +123,8 @@ def _score_against(predicted: list[str], gold: list[str]) -> tuple[float, float]
                 scores[row, column] = _token_set_f1(predicted_bag, gold_bag)
 
     # Unaligned spans, on either side, add a zero to the mean.
+    from scipy.optimize import linear_sum_assignment  # loaded on first use: about a second
+
     rows, columns = linear_sum_assignment(scores, maximize=True)
     aligned = scores[rows, columns].sum()
     f1 = aligned / max(len(gold_bags), len(predicted_bags))

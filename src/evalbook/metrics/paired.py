@@ -15,7 +15,6 @@ from math import sqrt
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import binom
 
 from evalbook.metrics._validation import (
     check_confidence,
@@ -49,6 +48,8 @@ def mcnemar_exact(b: int, c: int) -> float:
     c = check_count(c, name="c")
     if b + c == 0:
         return 1.0
+    from scipy.stats import binom  # imported here: scipy.stats takes about a second to load
+
     return float(min(1.0, 2 * binom.cdf(min(b, c), b + c, 0.5)))
 
 
