@@ -104,11 +104,9 @@ def _download(arguments: argparse.Namespace) -> int:
 
 def _build(arguments: argparse.Namespace) -> int:
     from evalbook.runner import BuildOptions, build, find_project_root
-    from evalbook.sources import parse_source, resolve_or_download
 
     root = arguments.root or find_project_root()
-    source = parse_source(arguments.source)
-    snapshot_path = resolve_or_download(source, arguments.model, cache_dir=arguments.cache_dir)
+    snapshot_path = _snapshot_for_build(arguments.source, arguments.model, arguments.cache_dir)
     options = BuildOptions(
         model=arguments.model,
         snapshot_path=snapshot_path,
@@ -128,6 +126,28 @@ def _build(arguments: argparse.Namespace) -> int:
         logger.error("%d notebook(s) failed: %s", len(result.failures), names)
         return 1
     return 0
+
+
+def _snapshot_for_build(text: str, model: str, cache_dir: Path | None) -> Path:
+    """Return the snapshot folder of a source, downloading a hub dump on first use."""
+    from evalbook.sources import (
+        HUB_SOURCES,
+        SnapshotNotFoundError,
+        download,
+        parse_source,
+        resolve_snapshot,
+    )
+
+    source = parse_source(text)
+    try:
+        return resolve_snapshot(source, model, cache_dir=cache_dir)
+    except SnapshotNotFoundError:
+        if source.kind not in HUB_SOURCES:
+            raise
+        logger.info(
+            "no complete %s download of %s in the cache; downloading it", source.kind, model
+        )
+        return download(model, source.kind, cache_dir=cache_dir)
 
 
 def _toc(arguments: argparse.Namespace) -> int:

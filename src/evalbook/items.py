@@ -304,9 +304,10 @@ def _score_generative_row(row: _GenerativeRow, benchmark: Benchmark) -> dict[str
             cluster=passages.passage_key(row.prompt),
         )
     elif benchmark.scorer == "drop":
-        spans = [gold.split(DROP_SPAN_SEPARATOR) for gold in row.golds]
-        golds = [gold_spans[0] if len(gold_spans) == 1 else gold_spans for gold_spans in spans]
-        em, f1 = generative.drop_scores(prediction, golds)
+        golds = [_drop_answer(gold) for gold in row.golds]
+        # The few-shot answers in the prompt use the same separator, so a model that names
+        # several spans writes them that way too.
+        em, f1 = generative.drop_scores(_drop_answer(shown), golds)
         record.update(
             em=em,
             f1=f1,
@@ -332,6 +333,12 @@ def _score_generative_row(row: _GenerativeRow, benchmark: Benchmark) -> dict[str
     if record.get("cluster") is None:
         record["cluster"] = passages.text_key(row.prompt)
     return record
+
+
+def _drop_answer(text: str) -> str | list[str]:
+    """Return one span, or the list of spans of a multi-span DROP answer."""
+    spans = text.split(DROP_SPAN_SEPARATOR)
+    return spans[0] if len(spans) == 1 else spans
 
 
 def _length_bins(tokens: pd.Series, *, max_bins: int = 10) -> pd.Series:
@@ -361,7 +368,7 @@ class Agreement:
 
 def agreement(items: pd.DataFrame, benchmark: Benchmark, *, atol: float = 1e-6) -> list[Agreement]:
     """Compare each recomputed metric with the stored ``output_metrics`` key of the same name,
-    and the headline metric with ``is_correct`` (a 0/1 flag, so the headline must equal 1).
+    and the binary metric (exact match, else the headline) with ``is_correct``.
     """
     pairs = [
         (column.removeprefix("meta_"), column)
@@ -375,10 +382,12 @@ def agreement(items: pd.DataFrame, benchmark: Benchmark, *, atol: float = 1e-6) 
         agrees = np.isclose(items[metric], items[meta_column], atol=atol)
         results.append(_agreement(items, metric, meta_column, agrees))
 
-    headline = items[benchmark.metric] if benchmark.metric in items.columns else None
-    if headline is not None:
-        agrees = (headline >= 1 - atol) == (items["meta_is_correct"] >= 0.5)
-        results.append(_agreement(items, benchmark.metric, "meta_is_correct", agrees))
+    # is_correct is binary: exact match where the task has it (QuAC and DROP report F1 but
+    # store EM here), else the headline metric reaching 1.
+    binary = "em" if "em" in items.columns else benchmark.metric
+    if binary in items.columns:
+        agrees = (items[binary] >= 1 - atol) == (items["meta_is_correct"] >= 0.5)
+        results.append(_agreement(items, binary, "meta_is_correct", agrees))
     return results
 
 

@@ -296,6 +296,12 @@ def attach_reported(summary: pd.DataFrame, metrics_config: pd.DataFrame) -> pd.D
         (row.benchmark, row.metric, row.aggregation): row.reported
         for row in reported.itertuples(index=False)
     }
+    # A macro tag on a benchmark without subtasks (multi-needle's macro_avg/recall) names the
+    # same number as the micro average, so it fills the micro row.
+    with_macro = set(summary.loc[summary["aggregation"] == "macro", "benchmark"])
+    for (benchmark, metric, aggregation), value in list(lookup.items()):
+        if aggregation == "macro" and benchmark not in with_macro:
+            lookup.setdefault((benchmark, metric, "micro"), value)
     filled = summary.copy()
     filled["reported"] = [
         lookup.get((row.benchmark, row.metric, row.aggregation), math.nan)

@@ -258,7 +258,8 @@ def build(options: BuildOptions, *, report: Callable[[str], None] = logger.info)
 def _write_summary(results_dir: Path, benchmarks: Sequence[Benchmark]) -> Path | None:
     import pandas as pd
 
-    from evalbook.report.results import SUMMARY_COLUMNS, summary_path
+    from evalbook.report.results import summary_path, write_atomic
+    from evalbook.summary import SUMMARY_COLUMNS
 
     frames = []
     for benchmark in benchmarks:
@@ -271,16 +272,8 @@ def _write_summary(results_dir: Path, benchmarks: Sequence[Benchmark]) -> Path |
         return None
     summary = pd.concat(frames, ignore_index=True)[list(SUMMARY_COLUMNS)]
     target = results_dir / "summary.csv"
-    _write_atomic(target, summary.to_csv(index=False, float_format="%.6f"))
+    write_atomic(target, summary.to_csv(index=False, float_format="%.6f").encode("utf-8"))
     return target
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
 
 
 def _render_site(

@@ -9,6 +9,7 @@ Values are in percent.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -75,6 +76,7 @@ def summarize(items: pd.DataFrame, benchmark: Benchmark, *, model: str) -> pd.Da
         micro = plain
         if clusters is not None:
             micro = stats.clustered_estimate(scores, clusters.to_numpy())
+        micro = _bounded(micro, scores)
         rows.append(
             _row(
                 micro,
@@ -107,6 +109,20 @@ def summarize(items: pd.DataFrame, benchmark: Benchmark, *, model: str) -> pd.Da
             )
             rows[-1]["headline"] = True
     return pd.DataFrame(rows)
+
+
+def _bounded(estimate: stats.Estimate, scores: np.ndarray) -> stats.Estimate:
+    """Return the estimate with the Wilson interval when the normal one leaves [0, 1].
+
+    That happens for 0/1 scores with a mean near 0 or 1 and few items (a needle task at 98%);
+    the Wilson interval stays inside the range. The SE is kept, and the method says so.
+    """
+    inside = estimate.ci_low >= 0.0 and estimate.ci_high <= 1.0
+    if inside or not np.isin(scores, (0.0, 1.0)).all():
+        return estimate
+    low, high = stats.wilson_interval(int(scores.sum()), len(scores))
+    method = f"{estimate.method}; Wilson interval, as the normal one leaves [0, 1]"
+    return replace(estimate, ci_low=low, ci_high=high, method=method)
 
 
 def _row(
