@@ -91,23 +91,26 @@ class BenchmarkPage:
         """Return how often the recomputed per-item scores equal Meta's stored ones."""
         return HTML(text.agreement_section(item_scores.agreement(self.items, self.benchmark)))
 
-    def breakdown(self) -> Figure:
+    def breakdown(self) -> HTML:
         """Return the plot of the headline metric by the registry's breakdown column."""
         by = self.benchmark.breakdown
         title = f"{self.benchmark.label}: {self.benchmark.metric} by {by.replace('_', ' ')}"
-        return plots.breakdown_plot(self.items, by=by, metric=self.benchmark.metric, title=title)
+        figure = plots.breakdown_plot(self.items, by=by, metric=self.benchmark.metric, title=title)
+        return HTML(plots.figure_html(figure, alt=f"{title}, with 95% intervals"))
 
     def examples(self, *, n: int = 25, seed: int = 0) -> HTML:
         """Return a searchable table of ``n`` examples drawn with a fixed seed."""
         return HTML(text.examples_table(self.items, self.benchmark, n=n, seed=seed))
 
-    def calibration(self) -> tuple[HTML, Figure]:
+    def calibration(self) -> tuple[HTML, HTML]:
         """Return ECE, Brier score and the reliability diagram of a choice task."""
         correct = self.items[self.benchmark.metric].to_numpy()
         confidence = self.items["confidence"].to_numpy()
         diagram = choice.reliability_diagram(confidence, correct)
-        figure = plots.reliability_plot(diagram, title=f"{self.benchmark.label}: reliability")
-        return HTML(text.calibration_summary(self.items, self.benchmark)), figure
+        title = f"{self.benchmark.label}: reliability diagram"
+        figure = plots.reliability_plot(diagram, title=title)
+        image = plots.figure_html(figure, alt=f"{title}: accuracy against confidence per bin")
+        return HTML(text.calibration_summary(self.items, self.benchmark)), HTML(image)
 
     def normalizations(self) -> HTML:
         """Return accuracy under each NLL normalization the dump holds, with tie counts."""
@@ -121,13 +124,11 @@ class BenchmarkPage:
         """Return EM and F1 by DROP answer type (number, date, span, spans)."""
         return HTML(text.group_table(self.items, by="answer_type", metrics=("em", "f1")))
 
-    def needle_heatmap(self) -> Figure:
+    def needle_heatmap(self) -> HTML:
         """Return the headline metric by context length and needle depth."""
-        return plots.needle_heatmap(
-            self.items,
-            metric=self.benchmark.metric,
-            title=f"{self.benchmark.label}: {self.benchmark.metric} by length and depth",
-        )
+        title = f"{self.benchmark.label}: {self.benchmark.metric} by length and depth"
+        figure = plots.needle_heatmap(self.items, metric=self.benchmark.metric, title=title)
+        return HTML(plots.figure_html(figure, alt=title))
 
     def provenance(self) -> HTML:
         """Return where every number on the page came from: data, parameters, versions."""
@@ -198,14 +199,15 @@ def _attach_reported(summary: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
 
 
 def _eval_config(snapshot: Snapshot, benchmark: Benchmark) -> dict[str, str]:
-    """Return the first row's ``eval_config``, marking fields that differ between rows."""
+    """Return the first row's ``eval_config``, and which fields differ between rows.
+
+    The key ``varies`` lists those fields (MMLU's ``prompt_fn`` names each row's subject).
+    """
     config = snapshot.details_config(benchmark)
     rows = snapshot.read(config, ["eval_config"]).column("eval_config").to_pylist()
-    first = {key: value for key, value in (rows[0] or {}).items()} if rows else {}
-    for key in first:
-        if len({(row or {}).get(key) for row in rows}) > 1:
-            first[key] = f"{first[key]} (varies between rows)"
-    return first
+    first = dict(rows[0] or {}) if rows else {}
+    varies = [key for key in first if len({(row or {}).get(key) for row in rows}) > 1]
+    return {**first, "varies": ", ".join(varies)}
 
 
 @dataclass
@@ -233,11 +235,12 @@ class OverviewPage:
         """Return the metrics config's values against the recomputed ones, with verdicts."""
         return HTML(text.comparison_table(self.comparison, caption="Dump's metrics config"))
 
-    def reported_plot(self) -> Figure:
+    def reported_plot(self) -> HTML:
         """Return reported against recomputed values with the 95% intervals."""
         figure = Figure(figsize=(6, 6), layout="constrained")
         plot_reported_vs_recomputed(self.comparison, ax=figure.add_subplot())
-        return figure
+        alt = "Reported against recomputed values, one point per reported number, with 95% CIs"
+        return HTML(plots.figure_html(figure, alt=alt))
 
     def model_card(self) -> HTML:
         """Return the model card's values against the recomputed ones, scales repaired."""

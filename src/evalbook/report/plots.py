@@ -6,15 +6,34 @@ value of a cell) and no global figure state leaks between pages.
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from evalbook.metrics import stats
 
-__all__ = ["breakdown_plot", "needle_heatmap", "reliability_plot"]
+__all__ = ["breakdown_plot", "figure_html", "needle_heatmap", "reliability_plot"]
 
 _Z95 = 1.959963984540054
+
+
+def figure_html(figure: Figure, *, alt: str, dpi: int = 110) -> str:
+    """Return ``figure`` as an ``<img>`` tag with the PNG inline and ``alt`` as its text.
+
+    An inline image keeps the page self-contained (it works offline) and gives screen readers
+    a description, which a bare figure output lacks.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<img class="evalbook-figure" alt="{html.escape(alt, quote=True)}" '
+        f'src="data:image/png;base64,{encoded}">'
+    )
 
 
 def breakdown_plot(

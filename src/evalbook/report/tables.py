@@ -22,12 +22,15 @@ def format_percent(value: float, *, digits: int = 1) -> str:
     --------
     >>> format_percent(31.5678)
     '31.6'
+    >>> format_percent(-0.001, digits=2)
+    '0.00'
     >>> format_percent(float("nan"))
     '–'
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.{digits}f}"
+    # Adding 0.0 turns a rounded -0.0 into 0.0, so no "-0.00" appears.
+    return f"{round(value, digits) + 0.0:.{digits}f}"
 
 
 def format_interval(low: float, high: float, *, digits: int = 1) -> str:

@@ -112,14 +112,16 @@ def about_benchmark(
             else "generated text against the gold answers"
         ),
     }
+    if eval_config.get("varies"):
+        facts["differs between rows"] = eval_config["varies"]
     table = html_table(
         pd.DataFrame({"setting": list(facts), "value": list(facts.values())}),
         caption="How Meta ran it",
     )
     template = prompt_template(eval_config.get("prompt_fn", "") or "")
     template_html = (
-        "<p>Prompt template (Jinja), from <code>eval_config.prompt_fn</code>:</p>"
-        f'<pre class="evalbook-template">{_escape(template)}</pre>'
+        "<p>Prompt template (Jinja) of the first row, from <code>eval_config.prompt_fn</code>:"
+        f'</p><pre class="evalbook-template">{_escape(template)}</pre>'
         if template
         else "<p>The dump stores no readable prompt template.</p>"
     )
@@ -231,6 +233,7 @@ def examples_table(items: pd.DataFrame, benchmark: Benchmark, *, n: int, seed: i
             "meta_is_correct": lambda v: "yes" if v >= 0.5 else "no",
         },
         caption=f"{len(sample)} of {len(items):,} items, drawn with seed {seed}",
+        css_class="evalbook-table evalbook-examples",
         table_id=table_id,
     )
     return search + table + _EXAMPLE_SEARCH_SCRIPT
