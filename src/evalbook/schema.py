@@ -23,6 +23,7 @@ __all__ = [
     "SchemaProblem",
     "check_schema",
     "require_columns",
+    "schema_hint",
 ]
 
 
@@ -145,7 +146,7 @@ class SchemaError(ValueError):
 
 def _describe(dtype: pa.DataType) -> str:
     if pat.is_map(dtype):
-        return f"map ({dtype})"
+        return f"map<{dtype.key_type}, {dtype.item_type}>"
     return str(dtype)
 
 
@@ -199,9 +200,30 @@ def require_columns(
         if name not in by_name and schema.get_field_index(name) < 0
     ]
     if problems:
-        hint = (
-            "The file does not have the layout of Meta's eval details. Re-download it, or "
-            "convert the listed columns to the expected types (a map column can be cast to a "
-            "struct with pyarrow)."
+        raise SchemaError(path, problems, schema_hint(problems))
+
+
+def schema_hint(problems: Iterable[SchemaProblem]) -> str:
+    """Return what to do about ``problems``: download again, or rewrite columns with new types.
+
+    Examples
+    --------
+    >>> print(schema_hint([SchemaProblem("is_correct", "missing")]))
+    The file does not have the layout of Meta's eval details. Download the dump again; another
+    tool may have rewritten the file.
+    """
+    problems = list(problems)
+    lines = [
+        "The file does not have the layout of Meta's eval details. Download the dump again; "
+        "another tool may have rewritten the file."
+    ]
+    if any(problem.problem != "missing" for problem in problems):
+        lines.append(
+            "If you converted the file yourself, write each listed column with the expected type."
         )
-        raise SchemaError(path, problems, hint)
+    if any("found map<" in problem.problem for problem in problems):
+        lines.append(
+            "pyarrow cannot cast a map to a struct, but pa.array([dict(row) for row in "
+            "column.to_pylist()]) rebuilds a map column as a struct."
+        )
+    return "\n".join(lines)
