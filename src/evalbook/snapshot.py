@@ -7,13 +7,20 @@ split ``latest``. When the README has no ``configs:``, the reader falls back to 
 the suffix.
 
 Reading is column-projected: a page asks for the columns it needs, so the long needle prompts
-(up to about 0.5 MB a row) are read only by the pages that use them, and then batch by batch.
+(up to about 0.5 MB a row) are read only by the pages that use them, and then batch by batch,
+with as many rows per batch as fit in about :data:`BATCH_BYTES`. Batches bound the Python
+objects made from the rows; pyarrow itself holds one row group of the requested columns at a
+time, and the writer of the file chose how many rows a row group has.
+
+String values that are not valid UTF-8 are repaired while reading: each invalid byte becomes
+U+FFFD, and a warning names the file, the column and the number of values changed.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +43,17 @@ from evalbook.schema import (
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["SPLIT", "Snapshot", "SnapshotError", "open_snapshot"]
+__all__ = ["BATCH_BYTES", "SPLIT", "Snapshot", "SnapshotError", "open_snapshot"]
 
 logger = logging.getLogger(__name__)
 
 SPLIT = "latest"
 """The only split of Meta's eval repositories."""
+
+BATCH_BYTES = 64 * 2**20
+"""Target size in bytes of the requested columns in one record batch."""
+MAX_BATCH_ROWS = 1024
+"""Rows per record batch when the requested columns are small."""
 
 _DETAILS_FILE = re.compile(
     r"^Details_(?P<task>.+)_(?P<timestamp>\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)"
@@ -142,19 +154,39 @@ class Snapshot:
         )
 
     def iter_batches(
-        self, config: str, columns: Sequence[str], *, batch_size: int = 1024
+        self,
+        config: str,
+        columns: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        max_batch_bytes: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Yield record batches of ``columns``, so long prompts need not sit in memory at once."""
+        """Yield record batches of ``columns``, so long prompts need not sit in memory at once.
+
+        Parameters
+        ----------
+        config, columns
+            What to read.
+        batch_size
+            Rows per batch. None chooses, per file, as many rows as fit in ``max_batch_bytes``
+            (at least 1, at most :data:`MAX_BATCH_ROWS`).
+        max_batch_bytes
+            Target size of a batch's requested columns, used when ``batch_size`` is None;
+            None means :data:`BATCH_BYTES`.
+
+        Raises
+        ------
+        SnapshotError
+            If a file is missing, corrupt or truncated.
+        evalbook.schema.SchemaError
+            If a requested column is missing or has a type the book cannot use.
+        """
         self._projected(config, columns)
+        max_bytes = BATCH_BYTES if max_batch_bytes is None else max_batch_bytes
         for path in self.files(config):
-            parquet = _parquet_file(path)
-            try:
-                yield from parquet.iter_batches(batch_size=batch_size, columns=list(columns))
-            except (OSError, pa.ArrowException) as error:
-                raise SnapshotError(
-                    f"{path}: cannot read the data ({error}). The file is corrupt or truncated; "
-                    "delete it and download the dump again."
-                ) from error
+            yield from _file_batches(
+                path, list(columns), batch_size=batch_size, max_batch_bytes=max_bytes
+            )
 
     def read_metrics(self) -> pa.Table:
         """Read every column of the metrics config (it is small)."""
@@ -186,6 +218,138 @@ class Snapshot:
 
 def _specs_for(config: str) -> tuple[ColumnSpec, ...]:
     return METRICS_COLUMNS if config.endswith("__metrics") else DETAILS_COLUMNS
+
+
+def _file_batches(
+    path: Path, columns: list[str], *, batch_size: int | None, max_batch_bytes: int
+) -> Iterator[pa.RecordBatch]:
+    """Yield the record batches of one file, with invalid UTF-8 replaced and counted."""
+    parquet = _parquet_file(path)
+    rows = batch_size or _rows_per_batch(parquet, columns, max_batch_bytes)
+    batches = parquet.iter_batches(batch_size=rows, columns=columns)
+    replaced: Counter[str] = Counter()
+    try:
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (OSError, pa.ArrowException) as error:
+                raise SnapshotError(
+                    f"{path}: cannot read the data ({error}). The file is corrupt or truncated; "
+                    "delete it and download the dump again."
+                ) from error
+            yield _replace_invalid_utf8(batch, path=path, replaced=replaced)
+    finally:
+        # Logged once per file and column, also when the reader stops early.
+        for column, count in replaced.items():
+            logger.warning(
+                "%s: column %s has %d values with bytes that are not valid UTF-8; each invalid "
+                "byte was replaced with U+FFFD. Download the dump again if the file came from "
+                "the Hub.",
+                path,
+                column,
+                count,
+            )
+
+
+def _rows_per_batch(parquet: pq.ParquetFile, columns: Sequence[str], max_bytes: int) -> int:
+    """Return how many rows of ``columns`` fit in ``max_bytes``, judged from the file's footer.
+
+    The footer gives each column chunk's uncompressed size. A row group's average row size
+    sets the batch size, and the row group with the largest rows decides.
+    """
+    # NOTE: an average per row group: a few very long rows among short ones can still make one
+    # batch several times larger than max_bytes.
+    metadata = parquet.metadata
+    wanted = set(columns)
+    largest_row = 0.0
+    for group_index in range(metadata.num_row_groups):
+        group = metadata.row_group(group_index)
+        if group.num_rows == 0:
+            continue
+        size = sum(
+            group.column(index).total_uncompressed_size
+            for index in range(group.num_columns)
+            if group.column(index).path_in_schema.split(".")[0] in wanted
+        )
+        largest_row = max(largest_row, size / group.num_rows)
+    if largest_row == 0:
+        return MAX_BATCH_ROWS
+    return int(min(MAX_BATCH_ROWS, max(1, max_bytes // largest_row)))
+
+
+def _has_text(dtype: pa.DataType) -> bool:
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return True
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return _has_text(dtype.value_type)
+    if pa.types.is_struct(dtype):
+        return any(_has_text(dtype.field(i).type) for i in range(dtype.num_fields))
+    return False
+
+
+def _as_binary(dtype: pa.DataType) -> pa.DataType:
+    """Return ``dtype`` with every string type swapped for binary, which pyarrow never decodes."""
+    if pa.types.is_string(dtype):
+        return pa.binary()
+    if pa.types.is_large_string(dtype):
+        return pa.large_binary()
+    if pa.types.is_list(dtype):
+        return pa.list_(dtype.value_field.with_type(_as_binary(dtype.value_type)))
+    if pa.types.is_large_list(dtype):
+        return pa.large_list(dtype.value_field.with_type(_as_binary(dtype.value_type)))
+    if pa.types.is_struct(dtype):
+        return pa.struct([field.with_type(_as_binary(field.type)) for field in dtype])
+    return dtype
+
+
+def _decode(value: Any, counter: list[int]) -> Any:
+    """Decode the bytes inside ``value`` as UTF-8, replacing invalid bytes and counting them."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            counter[0] += 1
+            return value.decode("utf-8", errors="replace")
+    if isinstance(value, list):
+        return [_decode(item, counter) for item in value]
+    if isinstance(value, dict):
+        return {key: _decode(item, counter) for key, item in value.items()}
+    return value
+
+
+def _replace_invalid_utf8(
+    batch: pa.RecordBatch, *, path: Path, replaced: Counter[str]
+) -> pa.RecordBatch:
+    """Return ``batch`` with invalid UTF-8 in its string columns replaced by U+FFFD.
+
+    Parquet readers do not check that strings are UTF-8, and converting an invalid value to
+    Python raises UnicodeDecodeError far from the file. Valid columns are returned unchanged.
+    """
+    arrays = list(batch.columns)
+    changed = False
+    for index, (name, array) in enumerate(zip(batch.schema.names, arrays, strict=True)):
+        if not _has_text(array.type):
+            continue
+        try:
+            array.validate(full=True)
+            continue
+        except pa.ArrowInvalid as error:
+            problem = error
+        counter = [0]
+        values = _decode(array.cast(_as_binary(array.type)).to_pylist(), counter)
+        if counter[0] == 0:
+            raise SnapshotError(
+                f"{path}: column {name} is invalid ({problem}). The file is corrupt; delete it "
+                "and download the dump again."
+            ) from problem
+        arrays[index] = pa.array(values, type=array.type)
+        replaced[name] += counter[0]
+        changed = True
+    if not changed:
+        return batch
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
@@ -237,7 +401,12 @@ def open_snapshot(path: str | Path, *, model: str | None = None) -> Snapshot:
             "<Model>-evals/Details_<task>_<timestamp>.parquet.gzip."
         )
 
-    models = sorted({_model_of(name) for name in configs} - {None})
+    models = sorted({name for name in map(_model_of, configs) if name is not None})
+    if not models:
+        raise SnapshotError(
+            f"{root}: no config name has the form <Model>-evals__<task>__details (found "
+            f"{', '.join(sorted(configs))}). Pass the folder of a Meta eval dump."
+        )
     if model is None:
         if len(models) != 1:
             raise SnapshotError(
@@ -247,7 +416,8 @@ def open_snapshot(path: str | Path, *, model: str | None = None) -> Snapshot:
         model = models[0]
     elif model not in models:
         raise SnapshotError(
-            f"{root}: no configs for model {model!r}; the folder has: {', '.join(models)}."
+            f"{root}: no configs for model {model!r}; the folder has: {', '.join(models)}. "
+            "Pass one of them with --model."
         )
 
     own = {name: files for name, files in configs.items() if _model_of(name) == model}
@@ -276,19 +446,38 @@ def _read_front_matter(readme: Path) -> dict[str, Any]:
         return {}
     end = text.find("\n---", 3)
     if end < 0:
-        raise SnapshotError(f"{readme}: the YAML front matter has no closing '---' line.")
+        raise SnapshotError(
+            f"{readme}: the YAML front matter has no closing '---' line. Fix the README, or "
+            "delete it to find the configs by file name."
+        )
     try:
         data = yaml.safe_load(text[3:end])
     except yaml.YAMLError as error:
-        raise SnapshotError(f"{readme}: invalid YAML front matter ({error}).") from error
-    return data if isinstance(data, dict) else {}
+        raise SnapshotError(
+            f"{readme}: invalid YAML front matter ({error}). Fix the YAML, or delete README.md "
+            "to find the configs by file name."
+        ) from error
+    if data is not None and not isinstance(data, dict):
+        logger.warning(
+            "%s: the YAML front matter is a %s, not a mapping; it is ignored",
+            readme,
+            type(data).__name__,
+        )
+        return {}
+    return data or {}
 
 
 def _configs_from_front_matter(
     root: Path, front_matter: dict[str, Any]
 ) -> dict[str, tuple[Path, ...]]:
+    entries = front_matter.get("configs") or []
+    if not isinstance(entries, list):
+        raise SnapshotError(
+            f"{root / 'README.md'}: `configs:` must be a list of entries with `config_name` and "
+            f"`data_files`; found {type(entries).__name__} {entries!r:.200}."
+        )
     configs = {}
-    for entry in front_matter.get("configs") or []:
+    for entry in entries:
         if not isinstance(entry, dict) or "config_name" not in entry:
             raise SnapshotError(
                 f"{root / 'README.md'}: each `configs:` entry needs a `config_name`; "
