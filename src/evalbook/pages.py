@@ -67,9 +67,13 @@ class BenchmarkPage:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
-    def headline_row(self) -> pd.Series:
-        """The summary row of the headline number (the metric and aggregation Meta reports)."""
-        return self.summary.loc[self.summary["headline"]].iloc[0]
+    def headline_row(self) -> pd.Series | None:
+        """The summary row of the headline number (the metric and aggregation Meta reports).
+
+        None when the dump lacks what the headline metric needs.
+        """
+        rows = self.summary.loc[self.summary["headline"].astype(bool)]
+        return rows.iloc[0] if len(rows) else None
 
     def banner(self) -> HTML:
         """Return a notice when the data is synthetic, so no reader mistakes it for Meta's."""
@@ -81,7 +85,11 @@ class BenchmarkPage:
 
     def headline(self) -> HTML:
         """Return the headline number with n, its 95% CI and the value Meta reported."""
-        return HTML(text.headline(self.benchmark, self.headline_row))
+        row = self.headline_row
+        if row is None:
+            reason = item_scores.unavailable_headline(self.items, self.benchmark) or ""
+            return HTML(text.unavailable_headline(self.benchmark, reason))
+        return HTML(text.headline(self.benchmark, row, counts=text.unscored_counts(self.items)))
 
     def results(self) -> HTML:
         """Return every estimate of the page: each metric, micro and macro, with n and CI."""
@@ -104,13 +112,23 @@ class BenchmarkPage:
 
     def calibration(self) -> tuple[HTML, HTML]:
         """Return ECE, Brier score and the reliability diagram of a choice task."""
-        correct = self.items[self.benchmark.metric].to_numpy()
-        confidence = self.items["confidence"].to_numpy()
-        diagram = choice.reliability_diagram(confidence, correct)
+        metric = self.benchmark.metric
+        if metric not in self.items.columns:
+            reason = item_scores.unavailable_headline(self.items, self.benchmark) or ""
+            message = HTML(text.unavailable_headline(self.benchmark, reason))
+            return message, HTML("")
+        # Items without a usable NLL for every option have no probabilities to calibrate.
+        scored = self.items.loc[self.items["confidence"].notna()]
+        diagram = choice.reliability_diagram(
+            scored["confidence"].to_numpy(), scored[metric].to_numpy()
+        )
         title = f"{self.benchmark.label}: reliability diagram"
         figure = plots.reliability_plot(diagram, title=title)
         image = plots.figure_html(figure, alt=f"{title}: accuracy against confidence per bin")
-        return HTML(text.calibration_summary(self.items, self.benchmark)), HTML(image)
+        summary = text.calibration_summary(
+            scored, self.benchmark, n_dropped=len(self.items) - len(scored)
+        )
+        return HTML(summary), HTML(image)
 
     def normalizations(self) -> HTML:
         """Return accuracy under each NLL normalization the dump holds, with tie counts."""
@@ -202,8 +220,13 @@ def _eval_config(snapshot: Snapshot, benchmark: Benchmark) -> dict[str, str]:
     """Return the first row's ``eval_config``, and which fields differ between rows.
 
     The key ``varies`` lists those fields (MMLU's ``prompt_fn`` names each row's subject).
+    A dump without the column gives an empty mapping, and the page says the settings are
+    not stored.
     """
     config = snapshot.details_config(benchmark)
+    if snapshot.schema(config).get_field_index("eval_config") < 0:
+        logger.warning("%s has no eval_config column; the page cannot say how Meta ran it", config)
+        return {}
     rows = snapshot.read(config, ["eval_config"]).column("eval_config").to_pylist()
     first = dict(rows[0] or {}) if rows else {}
     varies = [key for key in first if len({(row or {}).get(key) for row in rows}) > 1]
@@ -221,6 +244,8 @@ class OverviewPage:
     card_comparison: pd.DataFrame | None
     exports: dict[str, Path]
     missing: list[str]
+    failed: dict[str, str]
+    """Benchmarks in the dump that could not be scored, with the error message."""
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def banner(self) -> HTML:
@@ -229,7 +254,7 @@ class OverviewPage:
 
     def benchmarks(self) -> HTML:
         """Return one row per benchmark: its headline number with n and 95% CI."""
-        return HTML(text.overview_table(self.recomputed, self.missing))
+        return HTML(text.overview_table(self.recomputed, self.missing, self.failed))
 
     def reported(self) -> HTML:
         """Return the metrics config's values against the recomputed ones, with verdicts."""
@@ -271,16 +296,25 @@ def overview_page(
     present = set(snapshot.tasks())
     wanted = select_benchmarks(tasks or None)
     summaries = []
+    failed: dict[str, str] = {}
     for benchmark in wanted:
         if benchmark.key not in present:
             continue
         saved = summary_path(Path(output_dir), benchmark.key) if output_dir else None
         if saved is not None and saved.is_file():
             summaries.append(pd.read_csv(saved))
-        else:
+            continue
+        try:
             items = item_scores.score_benchmark(snapshot, benchmark)
-            summaries.append(_attach_reported(summarize(items, benchmark, model=model), snapshot))
+        except (ValueError, OSError) as error:
+            # The benchmark's own page shows the error; the overview lists it and goes on.
+            logger.error("%s could not be scored: %s", benchmark.label, error)
+            failed[benchmark.label] = " ".join(str(error).split())
+            continue
+        summaries.append(_attach_reported(summarize(items, benchmark, model=model), snapshot))
     missing = [benchmark.label for benchmark in wanted if benchmark.key not in present]
+    if not summaries:
+        raise ValueError(f"{snapshot.root}: no benchmark of the dump could be scored.")
     recomputed = pd.concat(summaries, ignore_index=True)
 
     if snapshot.has_config(snapshot.metrics_config):
@@ -304,4 +338,4 @@ def overview_page(
                 card, Path(exports_dir), stem="model-card"
             ).items()
         }
-    return OverviewPage(snapshot, source, recomputed, comparison, card, exports, missing)
+    return OverviewPage(snapshot, source, recomputed, comparison, card, exports, missing, failed)

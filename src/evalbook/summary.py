@@ -42,19 +42,20 @@ DETAIL_COLUMNS = ("se_method", "plain_se", "n_clusters", "se_ratio", "n_groups",
 def item_metrics(items: pd.DataFrame, benchmark: Benchmark) -> list[str]:
     """Return the per-item metric columns of ``items``, the headline metric first.
 
-    ``is_correct`` is Meta's stored flag (``meta_is_correct``), shown for comparison.
+    ``is_correct`` is Meta's stored flag (``meta_is_correct``), listed when the dump has it.
+    The headline metric is missing when the dump lacks its inputs (a choice task without
+    ``char`` NLLs); the other metrics are then still summarized.
     """
     candidates = [benchmark.metric, "acc_char", "acc_raw", "acc_token", "em", "f1", "recall"]
     candidates += sorted(
         column for column in items.columns if column.startswith("acc_") and column not in candidates
     )
     metrics = [name for name in dict.fromkeys(candidates) if name in items.columns]
-    if benchmark.metric not in metrics:
-        raise ValueError(
-            f"{benchmark.label}: the per-item table has no {benchmark.metric!r} column; "
-            f"it has {', '.join(metrics) or 'no metric'}."
-        )
-    return [*metrics, "is_correct"]
+    if not metrics:
+        raise ValueError(f"{benchmark.label}: the per-item table has no metric column.")
+    if "meta_is_correct" in items.columns and items["meta_is_correct"].notna().any():
+        metrics.append("is_correct")
+    return metrics
 
 
 def summarize(items: pd.DataFrame, benchmark: Benchmark, *, model: str) -> pd.DataFrame:
@@ -69,13 +70,15 @@ def summarize(items: pd.DataFrame, benchmark: Benchmark, *, model: str) -> pd.Da
     rows = []
     for metric in item_metrics(items, benchmark):
         column = "meta_is_correct" if metric == "is_correct" else metric
-        scores = items[column].to_numpy(dtype=float)
+        # Only Meta's stored flag can be null (a row without is_correct); it is left out.
+        present = items[column].notna().to_numpy()
+        scores = items[column].to_numpy(dtype=float)[present]
         headline = metric == benchmark.metric
 
         plain = stats.mean_estimate(scores)
         micro = plain
         if clusters is not None:
-            micro = stats.clustered_estimate(scores, clusters.to_numpy())
+            micro = stats.clustered_estimate(scores, clusters.to_numpy()[present])
         micro = _bounded(micro, scores)
         rows.append(
             _row(
@@ -90,7 +93,7 @@ def summarize(items: pd.DataFrame, benchmark: Benchmark, *, model: str) -> pd.Da
         )
 
         if has_groups:
-            macro = stats.macro_estimate(scores, subtasks.to_numpy())
+            macro = stats.macro_estimate(scores, subtasks.to_numpy()[present])
             rows.append(
                 _row(
                     macro.estimate,

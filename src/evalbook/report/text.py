@@ -31,6 +31,8 @@ __all__ = [
     "provenance_table",
     "results_table",
     "synthetic_banner",
+    "unavailable_headline",
+    "unscored_counts",
 ]
 
 _EXAMPLE_SEARCH_SCRIPT = """
@@ -128,9 +130,38 @@ def about_benchmark(
     return f"<p>{_escape(benchmark.summary)}</p>{table}{template_html}"
 
 
-def headline(benchmark: Benchmark, row: pd.Series) -> str:
-    """Return the headline number with n, the 95% CI, its SE method and the reported value."""
+def unscored_counts(items: pd.DataFrame) -> dict[str, int]:
+    """Return how many items could not be scored: unscorable NLLs, or empty predictions.
+
+    Such items count as wrong and stay in every denominator; the page says how many there are.
+    """
+    counts = {}
+    for column, label in (("unscorable", "unscorable (NLLs)"), ("empty_prediction", "empty")):
+        if column in items.columns:
+            counts[label] = int(items[column].fillna(False).astype(bool).sum())
+    return counts
+
+
+def unavailable_headline(benchmark: Benchmark, reason: str) -> str:
+    """Return a notice in place of the headline number, saying why it cannot be computed."""
+    return (
+        '<div class="admonition warning evalbook-headline" id="headline" '
+        f'data-benchmark="{_escape(benchmark.key)}" data-value="">'
+        f'<p class="admonition-title">No headline number</p><p>{_escape(reason)}</p></div>'
+    )
+
+
+def headline(
+    benchmark: Benchmark, row: pd.Series, *, counts: Mapping[str, int] | None = None
+) -> str:
+    """Return the headline number with n, the 95% CI, its SE method and the reported value.
+
+    ``counts`` are items that could not be scored (see :func:`unscored_counts`); they are
+    named beside n, because they count as wrong.
+    """
     parts = [f"n = {int(row['n_items']):,} items"]
+    for label, count in (counts or {}).items():
+        parts.append(f"{count:,} {label}, counted as wrong")
     if pd.notna(row.get("n_groups")):
         parts.append(f"{int(row['n_groups'])} subtasks")
     if pd.notna(row.get("n_clusters")):
@@ -220,6 +251,8 @@ def examples_table(items: pd.DataFrame, benchmark: Benchmark, *, n: int, seed: i
     }
     if not sample["subtask"].astype(bool).any():
         columns.pop("subtask")
+    for name in [name for name in columns if name not in sample.columns]:
+        columns.pop(name)
     table_id = f"examples-{benchmark.key}"
     search = (
         f'<p><label>Search these examples: <input type="search" class="evalbook-search" '
@@ -230,7 +263,7 @@ def examples_table(items: pd.DataFrame, benchmark: Benchmark, *, n: int, seed: i
         columns=columns,
         formats={
             metric: lambda v: f"{v:.2f}",
-            "meta_is_correct": lambda v: "yes" if v >= 0.5 else "no",
+            "meta_is_correct": lambda v: "" if pd.isna(v) else ("yes" if v >= 0.5 else "no"),
         },
         caption=f"{len(sample)} of {len(items):,} items, drawn with seed {seed}",
         css_class="evalbook-table evalbook-examples",
@@ -239,8 +272,11 @@ def examples_table(items: pd.DataFrame, benchmark: Benchmark, *, n: int, seed: i
     return search + table + _EXAMPLE_SEARCH_SCRIPT
 
 
-def calibration_summary(items: pd.DataFrame, benchmark: Benchmark) -> str:
-    """Return ECE (with a bootstrap CI), Brier score, mean P(gold) and the chance level."""
+def calibration_summary(items: pd.DataFrame, benchmark: Benchmark, *, n_dropped: int = 0) -> str:
+    """Return ECE (with a bootstrap CI), Brier score, mean P(gold) and the chance level.
+
+    ``n_dropped`` items without usable NLLs were left out of ``items``; the caption says so.
+    """
     correct = items[benchmark.metric].to_numpy(dtype=float)
     confidence = items["confidence"].to_numpy(dtype=float)
     ece = choice.expected_calibration_error(confidence, correct)
@@ -258,7 +294,8 @@ def calibration_summary(items: pd.DataFrame, benchmark: Benchmark) -> str:
     }
     return html_table(
         pd.DataFrame({"statistic": list(facts), "value": list(facts.values())}),
-        caption="Calibration of the choice probabilities (softmax of −raw NLL)",
+        caption="Calibration of the choice probabilities (softmax of −raw NLL)"
+        + (f"; {n_dropped:,} unscorable items left out" if n_dropped else ""),
     )
 
 
@@ -307,16 +344,41 @@ def provenance_table(facts: Mapping[str, str]) -> str:
     )
 
 
-def overview_table(recomputed: pd.DataFrame, missing: Sequence[str]) -> str:
-    """Return one row per benchmark: its headline estimate with n, CI and the reported value."""
+def overview_table(
+    recomputed: pd.DataFrame,
+    missing: Sequence[str],
+    failed: Mapping[str, str] | None = None,
+) -> str:
+    """Return one row per benchmark: its headline estimate with n, CI and the reported value.
+
+    Benchmarks not in the dump, and those that could not be scored (``failed`` maps their
+    label to the error), get a row that says so.
+    """
     headline = recomputed.loc[recomputed["headline"].astype(bool)].copy()
     headline["label"] = [get_benchmark(key).label for key in headline["benchmark"]]
     headline["interval"] = [
         format_interval(low, high)
         for low, high in zip(headline["ci_low"], headline["ci_high"], strict=True)
     ]
-    absent = pd.DataFrame({"label": list(missing), "metric": "not in this dump"})
-    table = pd.concat([headline, absent], ignore_index=True)
+    without = [
+        get_benchmark(key).label
+        for key in dict.fromkeys(recomputed["benchmark"])
+        if key not in set(headline["benchmark"])
+    ]
+    absent = pd.DataFrame(
+        {
+            "label": [*missing, *without],
+            "metric": ["not in this dump"] * len(missing)
+            + ["no headline number (see its page)"] * len(without),
+        }
+    )
+    errors = pd.DataFrame(
+        {
+            "label": list(failed or {}),
+            "metric": [f"not scored: {e}" for e in (failed or {}).values()],
+        }
+    )
+    table = pd.concat([headline, absent, errors], ignore_index=True)
     return html_table(
         table,
         columns={
