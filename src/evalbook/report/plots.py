@@ -72,13 +72,17 @@ def breakdown_plot(
         fmt="o",
         capsize=2,
     )
+    # Group labels come from the data: parse_math=False draws a "$" as a "$" instead of
+    # starting matplotlib's mathtext, which raises on text that is not valid TeX.
     axes.set_yticks(
-        positions, [f"{g} (n={n})" for g, n in zip(frame["group"], frame["n"], strict=True)]
+        positions,
+        [f"{g} (n={n})" for g, n in zip(frame["group"], frame["n"], strict=True)],
+        parse_math=False,
     )
     axes.set_xlim(0, 100)
     axes.set_xlabel(f"{metric} (%), 95% interval")
     suffix = f" ({left_out} lowest groups not shown)" if left_out else ""
-    axes.set_title(title + suffix, fontsize=10)
+    axes.set_title(title + suffix, fontsize=10, parse_math=False)
     axes.grid(axis="x", alpha=0.3)
     return figure
 

@@ -84,6 +84,8 @@ def plot_reported_vs_recomputed(table: pd.DataFrame, *, ax: Axes | None = None) 
                 xytext=(4, 4),
                 textcoords="offset points",
                 fontsize="small",
+                # Labels come from the metrics config; a "$" in them must not start mathtext.
+                parse_math=False,
             )
 
     _draw_diagonal(ax, plotted)
@@ -97,7 +99,7 @@ def plot_reported_vs_recomputed(table: pd.DataFrame, *, ax: Axes | None = None) 
         note = "Not plotted: " + "; ".join(left_out)
         title = f"{title}\n" + textwrap.fill(note, width=70, break_on_hyphens=False)
         logger.info("%d rows left out of the plot: %s", len(left_out), "; ".join(left_out))
-    ax.set_title(title, fontsize="medium")
+    ax.set_title(title, fontsize="medium", parse_math=False)
     return ax
 
 
