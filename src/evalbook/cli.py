@@ -20,7 +20,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="evalbook",
         description="Re-score Meta's per-example Llama eval dumps and build a book of them.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log evalbook's debug messages and papermill's progress messages",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     sample = commands.add_parser("sample", help="write the synthetic sample snapshot to a folder")
@@ -65,18 +70,30 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     arguments = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if arguments.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(verbose=arguments.verbose)
     try:
         return _COMMANDS[arguments.command](arguments)
     except KeyboardInterrupt:
-        logger.error("interrupted; the previous site, if any, is unchanged")
+        logger.error(
+            "interrupted; the previous site and results, if any, are unchanged. "
+            "Run the same command again to build them."
+        )
         return 130
     except (ValueError, RuntimeError, OSError, KeyError) as error:
         logger.error("%s", error)
         return 1
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    """Log evalbook's messages at INFO (DEBUG when verbose) and other libraries' warnings only.
+
+    Other libraries stay at WARNING even when verbose: HTTP clients log every request at INFO
+    and DEBUG, and nothing of theirs is needed to follow a build.
+    """
+    from evalbook.runner import LOG_FORMAT
+
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _sample(arguments: argparse.Namespace) -> int:
@@ -116,14 +133,17 @@ def _build(arguments: argparse.Namespace) -> int:
         root=root,
     )
     result = build(options, report=lambda message: logger.warning("%s", message))
-    for failure in result.failures:
-        logger.error("notebook failed: %s", failure)
     if result.summary_csv:
         print(f"summary: {result.summary_csv}")
     print(result.index_html)
     if result.failures:
         names = ", ".join(failure.notebook for failure in result.failures)
-        logger.error("%d notebook(s) failed: %s", len(result.failures), names)
+        logger.error(
+            "%d notebook(s) failed: %s. The site was built without their pages; "
+            "the errors are listed above.",
+            len(result.failures),
+            names,
+        )
         return 1
     return 0
 
