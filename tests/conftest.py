@@ -16,7 +16,16 @@ import pytest
 from evalbook.sample import build_tables, write_snapshot
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-REAL_ROWS = PROJECT_ROOT.parent / "shared" / "data" / "real_rows"
+# Meta's real rows are licensed data and are never copied into the repository. The tests read
+# them from the shared folder beside the checkout, or from $EVALBOOK_REAL_ROWS.
+REAL_ROWS_CANDIDATES = [
+    Path(os.environ["EVALBOOK_REAL_ROWS"]) if os.environ.get("EVALBOOK_REAL_ROWS") else None,
+    PROJECT_ROOT.parent / "shared" / "data" / "real_rows",
+    Path("/work/shared/data/real_rows"),
+]
+REAL_ROWS = next(
+    (path for path in REAL_ROWS_CANDIDATES if path is not None and path.is_dir()), None
+)
 MODEL = "Llama-3.2-1B"
 
 # Files a book build needs, copied into a temporary root so tests never touch the checkout's
@@ -37,7 +46,16 @@ def sample_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def real_row(name: str) -> dict:
-    """Return one of Meta's real rows, read from the shared folder (never copied here)."""
+    """Return one of Meta's real rows, read from the shared folder (never copied here).
+
+    The calling test is skipped, with the reason, on a machine that has no copy of the rows.
+    """
+    if REAL_ROWS is None:
+        searched = ", ".join(str(path) for path in REAL_ROWS_CANDIDATES if path is not None)
+        pytest.skip(
+            f"Meta's real rows are not on this machine (searched {searched}); "
+            "set EVALBOOK_REAL_ROWS to their folder"
+        )
     return json.loads((REAL_ROWS / name).read_text(encoding="utf-8"))
 
 

@@ -1,10 +1,8 @@
 """Choice metrics: gold parsing, predictions, probabilities, calibration and accuracy."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import real_row
 
 from evalbook.metrics.choice import (
     NO_PREDICTION,
@@ -22,8 +20,6 @@ from evalbook.metrics.choice import (
     parse_gold_letter,
     reliability_diagram,
 )
-
-REAL_MMLU_ROW = Path("/work/shared/data/real_rows/mmlu-1.json")
 
 
 @pytest.mark.parametrize(
@@ -50,7 +46,7 @@ def test_parse_gold_letter_rejects(text):
 
 
 def test_parse_gold_letter_real_mmlu_row():
-    row = json.loads(REAL_MMLU_ROW.read_text())
+    row = real_row("mmlu-1.json")
     letters = list(row["input_choice_list"])
 
     index = parse_gold_index(row["input_correct_responses"][0], letters=letters)

@@ -1,9 +1,7 @@
 """Generative scorers: the first-line cut, SQuAD v2, QuAC and the needle tasks."""
 
-import json
-from pathlib import Path
-
 import pytest
+from conftest import real_row
 
 from evalbook.metrics.generative import (
     first_line,
@@ -18,12 +16,10 @@ from evalbook.metrics.generative import (
     squad_f1,
 )
 
-REAL_SQUAD_ROW = Path("/work/shared/data/real_rows/squad-1.json")
-
 
 @pytest.fixture(scope="module")
 def squad_row():
-    return json.loads(REAL_SQUAD_ROW.read_text())
+    return real_row("squad-1.json")
 
 
 def test_real_squad_row_metrics(squad_row):

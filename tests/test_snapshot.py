@@ -239,3 +239,19 @@ def test_check_schema_accepts_all_null_columns() -> None:
 
     assert "input_choice_list" not in problems
     assert "output_metrics" in problems
+
+
+def test_copy_without_readme_is_still_synthetic(sample_snapshot: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(sample_snapshot, tmp_path / "copy")
+    (copy / "README.md").unlink()
+
+    assert open_snapshot(copy).synthetic
+
+
+def test_real_data_is_not_synthetic(tmp_path: Path) -> None:
+    folder = tmp_path / "snap" / f"{MODEL}-evals"
+    folder.mkdir(parents=True)
+    table = pa.table({"benchmark_label": ["MMLU"], "metric_tag": ["em"]})
+    pq.write_table(table, folder / "Details_mmlu_2024-09-23T17-21-06.543107.parquet.gzip")
+
+    assert not open_snapshot(tmp_path / "snap").synthetic

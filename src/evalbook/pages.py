@@ -22,9 +22,9 @@ import evalbook
 from evalbook import items as item_scores
 from evalbook import reported
 from evalbook.metrics import choice
-from evalbook.registry import Benchmark, get_benchmark, select_benchmarks
+from evalbook.registry import BENCHMARKS, Benchmark, get_benchmark, select_benchmarks
 from evalbook.report import plots, text
-from evalbook.report.reported_plot import plot_reported_vs_recomputed
+from evalbook.report.reported_plot import plot_differences, plot_reported_vs_recomputed
 from evalbook.report.results import save_benchmark_results, summary_path
 from evalbook.snapshot import Snapshot, open_snapshot
 from evalbook.summary import summarize
@@ -89,7 +89,15 @@ class BenchmarkPage:
         if row is None:
             reason = item_scores.unavailable_headline(self.items, self.benchmark) or ""
             return HTML(text.unavailable_headline(self.benchmark, reason))
-        return HTML(text.headline(self.benchmark, row, counts=text.unscored_counts(self.items)))
+        return HTML(
+            text.headline(
+                self.benchmark,
+                row,
+                model=self.snapshot.model,
+                counts=text.unscored_counts(self.items),
+                card_value=reported.model_card_value(self.snapshot.model, self.benchmark.label),
+            )
+        )
 
     def results(self) -> HTML:
         """Return every estimate of the page: each metric, micro and macro, with n and CI."""
@@ -262,9 +270,14 @@ class OverviewPage:
 
     def reported_plot(self) -> HTML:
         """Return reported against recomputed values with the 95% intervals."""
-        figure = Figure(figsize=(6, 6), layout="constrained")
-        plot_reported_vs_recomputed(self.comparison, ax=figure.add_subplot())
-        alt = "Reported against recomputed values, one point per reported number, with 95% CIs"
+        figure = Figure(figsize=(12, 6), layout="constrained")
+        scatter, differences = figure.subplots(1, 2, width_ratios=[1, 1.2])
+        plot_reported_vs_recomputed(self.comparison, ax=scatter, labels=False)
+        plot_differences(self.comparison, ax=differences)
+        alt = (
+            "Left: reported against recomputed values with 95% CIs. Right: reported minus "
+            "recomputed for each reported number, with the recomputed value's 95% CI."
+        )
         return HTML(plots.figure_html(figure, alt=alt))
 
     def model_card(self) -> HTML:
@@ -320,22 +333,26 @@ def overview_page(
     if snapshot.has_config(snapshot.metrics_config):
         metrics_config = snapshot.read_metrics().to_pandas()
         values = reported.reported_values(metrics_config, model=snapshot.model)
+        # Benchmarks left out of this build (--tasks) are not compared; unknown labels are.
+        left_out = {b.key for b in BENCHMARKS} - set(recomputed["benchmark"])
+        values = values[~values["benchmark"].isin(left_out)]
     else:
         values = pd.DataFrame(columns=list(reported.REPORTED_COLUMNS))
     comparison = reported.compare_reported(recomputed, values)
     card_models = set(reported.model_card()["model"])
-    card = (
-        reported.compare_model_card(recomputed, model=snapshot.model)
-        if snapshot.model in card_models
-        else None
-    )
+    card = None
+    if snapshot.model in card_models:
+        card = reported.compare_model_card(recomputed, model=snapshot.model)
+        card = card[card["benchmark"].isin(set(recomputed["benchmark"]))]
 
+    # The card exports exist for every model, empty when the card has no row for it, so the
+    # page's download links always resolve.
+    card_export = card if card is not None else comparison.iloc[0:0]
     exports = reported.export_comparison(comparison, Path(exports_dir), stem="reported")
-    if card is not None:
-        exports |= {
-            f"card-{kind}": path
-            for kind, path in reported.export_comparison(
-                card, Path(exports_dir), stem="model-card"
-            ).items()
-        }
+    exports |= {
+        f"card-{kind}": path
+        for kind, path in reported.export_comparison(
+            card_export, Path(exports_dir), stem="model-card"
+        ).items()
+    }
     return OverviewPage(snapshot, source, recomputed, comparison, card, exports, missing, failed)

@@ -13,6 +13,7 @@ __all__ = [
     "BENCHMARKS",
     "DEFAULT_MODEL",
     "Benchmark",
+    "UnknownBenchmarkError",
     "benchmark_for_label",
     "get_benchmark",
     "select_benchmarks",
@@ -169,6 +170,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
 )
 
+
+class UnknownBenchmarkError(ValueError):
+    """A benchmark key that the registry does not have; the message lists the known keys."""
+
+
 _BY_KEY = {benchmark.key: benchmark for benchmark in BENCHMARKS}
 _BY_LABEL = {benchmark.label.casefold(): benchmark for benchmark in BENCHMARKS}
 
@@ -176,21 +182,25 @@ _BY_LABEL = {benchmark.label.casefold(): benchmark for benchmark in BENCHMARKS}
 def get_benchmark(key: str) -> Benchmark:
     """Return the benchmark registered under ``key``.
 
+    Keys are matched without regard to case, so ``MMLU`` finds ``mmlu``.
+
     Raises
     ------
-    KeyError
+    UnknownBenchmarkError
         If no benchmark has that key; the message lists the known keys.
 
     Examples
     --------
-    >>> get_benchmark("mmlu").reported_tag
+    >>> get_benchmark("MMLU").reported_tag
     'macro_avg/acc_char'
     """
     try:
-        return _BY_KEY[key]
+        return _BY_KEY[key.strip().lower()]
     except KeyError:
         known = ", ".join(_BY_KEY)
-        raise KeyError(f"unknown benchmark {key!r}; known benchmarks: {known}") from None
+        raise UnknownBenchmarkError(
+            f"unknown benchmark {key!r}; known benchmarks: {known}"
+        ) from None
 
 
 def benchmark_for_label(label: str) -> Benchmark | None:

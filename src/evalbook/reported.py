@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 import pandas as pd
 
+from evalbook._files import write_atomic
 from evalbook.registry import benchmark_for_label
 
 __all__ = [
@@ -42,6 +41,7 @@ __all__ = [
     "compare_reported",
     "export_comparison",
     "model_card",
+    "model_card_value",
     "parse_metric_tag",
     "repair_scale",
     "reported_values",
@@ -59,7 +59,7 @@ NORMALIZATIONS = ("acc_char", "acc_raw", "acc_token")
 
 _AGGREGATION_PREFIXES = {"macro_avg": "macro", "average": "macro", "micro_avg": "micro"}
 
-VERDICTS = ("agrees", "differs", "not recomputed", "not reported")
+VERDICTS = ("agrees", "small difference", "differs", "not recomputed", "not reported")
 
 CAUSES = (
     "scale",
@@ -504,9 +504,11 @@ def compare_reported(
 ) -> pd.DataFrame:
     """Match each reported value to its recomputed estimate and explain any difference.
 
-    A reported value agrees when it lies within ``tolerance_se`` standard errors of the
-    recomputed one, or within ``rounding`` of it when that is larger. When it differs, the
-    explanations are tested in this order, and the first that applies is the likely cause:
+    The reported value and the recomputation come from the same rows, so they should be equal
+    up to the printed precision: a reported value agrees when it lies within ``rounding`` of
+    the recomputed one. Otherwise the explanations below are tested in this order, each asking
+    whether the reported value equals (within ``rounding``) another recomputed quantity, and
+    the first that applies is the likely cause:
 
     1. ``scale``: the reported value is at most 1 while the recomputed one is a percent, and
        100 times the reported value agrees (or the reverse, a recomputed fraction).
@@ -518,6 +520,10 @@ def compare_reported(
     5. ``item_count``: the reported row has a ``num_samples`` unequal to ``n_items``.
     6. ``unexplained``: none of the above; the text gives the distance in SE.
 
+    The verdict is "differs" for an explained difference and for an unexplained one of more
+    than ``tolerance_se`` SE, and "small difference" for an unexplained one within that band:
+    it is within sampling error, yet a recomputation from the same rows should not differ.
+
     Parameters
     ----------
     recomputed : DataFrame
@@ -528,10 +534,11 @@ def compare_reported(
         metric_tag, reported``. ``benchmark`` (else derived from ``label``), ``subtask``,
         ``num_samples`` and ``reported_scale_fix`` are used when present.
     tolerance_se : float
-        Agreement band in standard errors of the recomputed value.
+        Band in standard errors of the recomputed value that separates a "small difference"
+        from one that "differs".
     rounding : float
-        Difference in percentage points that always agrees, because the card prints one
-        decimal: half a unit of the last printed digit.
+        Largest difference in percentage points that still agrees, because the card prints
+        one decimal: half a unit of the last printed digit.
     strict : bool
         Raise :class:`MissingMetricError` when a tag names a metric that the recomputed table
         lacks for the benchmark. By default the row is kept with verdict "not recomputed", the
@@ -577,6 +584,16 @@ def compare_reported(
     counts = table["verdict"].value_counts().to_dict()
     logger.info("compared %d reported values: %s", len(table), counts)
     return table
+
+
+def model_card_value(model: str, label: str) -> float | None:
+    """Return the model card's headline value of a benchmark for ``model``, scale repaired.
+
+    None when the card shipped with evalbook has no such row.
+    """
+    card = model_card()
+    rows = card[(card["model"] == model) & (card["label"] == label)]
+    return float(rows["reported"].iloc[0]) if len(rows) else None
 
 
 def compare_model_card(
@@ -680,20 +697,25 @@ def _index_recomputed(recomputed: pd.DataFrame) -> dict[_EstimateKey, list[_Esti
 
 
 class _Matcher:
-    """The agreement rule: within ``tolerance_se`` SE, or within ``rounding``."""
+    """The agreement rule: equal within ``rounding``; ``tolerance_se`` grades a difference."""
 
     def __init__(self, *, tolerance_se: float, rounding: float) -> None:
         self.tolerance_se = tolerance_se
         self.rounding = rounding
 
     def agrees(self, reported: float, estimate: _Estimate, *, scale: float = 1.0) -> bool:
-        """Return True when ``reported`` agrees with ``estimate``.
+        """Return True when ``reported`` equals ``estimate`` up to the printed precision.
 
-        ``scale`` multiplies the rounding band, for comparisons on the fraction scale.
+        ``scale`` multiplies the rounding band, for comparisons on the fraction scale. The
+        band gets 1e-9 more so that a value printed exactly half a unit away still agrees.
         """
-        se = estimate.se if math.isfinite(estimate.se) else 0.0
-        band = max(self.tolerance_se * se, self.rounding * scale)
-        return abs(reported - estimate.value) <= band
+        return abs(reported - estimate.value) <= self.rounding * scale + 1e-9
+
+    def within_se(self, reported: float, estimate: _Estimate) -> bool:
+        """Return True when ``reported`` lies within ``tolerance_se`` SE of ``estimate``."""
+        if not math.isfinite(estimate.se):
+            return False
+        return abs(reported - estimate.value) <= self.tolerance_se * estimate.se
 
     @staticmethod
     def in_se(reported: float, estimate: _Estimate) -> float:
@@ -805,7 +827,12 @@ def _compare_row(
         return result
 
     cause, text = _explain(reported, primary, candidates, row.get("num_samples"), matcher)
-    result.update(verdict="differs", cause=cause, likely_cause=text)
+    small = cause == "unexplained" and matcher.within_se(reported, primary)
+    if small:
+        text += "; within sampling error, but a recomputation from the same rows should match"
+    result.update(
+        verdict="small difference" if small else "differs", cause=cause, likely_cause=text
+    )
     return result
 
 
@@ -958,34 +985,10 @@ def export_comparison(table: pd.DataFrame, out_dir: str | Path, *, stem: str) ->
     paths = {}
     for suffix, text in texts.items():
         path = directory / f"{stem}.{suffix}"
-        _write_atomically(path, text)
+        write_atomic(path, text)
         paths[suffix] = path
     logger.info("wrote the comparison of %d rows to %s.{csv,tex,json}", len(table), stem)
     return paths
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile(
-        "w",
-        encoding="utf-8",
-        newline="",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    ) as handle:
-        temporary = Path(handle.name)
-        try:
-            handle.write(text)
-        except BaseException:
-            handle.close()
-            temporary.unlink(missing_ok=True)
-            raise
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

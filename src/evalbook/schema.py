@@ -18,6 +18,7 @@ import pyarrow.types as pat
 __all__ = [
     "DETAILS_COLUMNS",
     "METRICS_COLUMNS",
+    "SYNTHETIC_METADATA_KEY",
     "ColumnSpec",
     "SchemaError",
     "SchemaProblem",
@@ -74,6 +75,9 @@ class ColumnSpec:
     check: Callable[[pa.DataType], bool]
     nullable: bool = False
 
+
+SYNTHETIC_METADATA_KEY = b"evalbook.synthetic"
+"""Parquet schema metadata key with which evalbook's sample generator marks its files."""
 
 DETAILS_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("task_type", "string", _is_string),

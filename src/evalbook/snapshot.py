@@ -34,6 +34,7 @@ from evalbook.registry import BENCHMARKS, Benchmark
 from evalbook.schema import (
     DETAILS_COLUMNS,
     METRICS_COLUMNS,
+    SYNTHETIC_METADATA_KEY,
     ColumnSpec,
     SchemaProblem,
     check_schema,
@@ -82,9 +83,20 @@ class Snapshot:
 
     @property
     def synthetic(self) -> bool:
-        """Whether the README marks the data as synthetic (the bundled sample does)."""
+        """Whether the README or any data file marks the data as synthetic.
+
+        The bundled sample marks both: the README's front matter and each Parquet file's
+        schema metadata (key ``evalbook.synthetic``), so a copy without the README is still
+        recognized.
+        """
         marker = self.front_matter.get("evalbook") or {}
-        return bool(isinstance(marker, dict) and marker.get("synthetic"))
+        if isinstance(marker, dict) and marker.get("synthetic"):
+            return True
+        return any(
+            (_parquet_file(path).schema_arrow.metadata or {}).get(SYNTHETIC_METADATA_KEY) == b"true"
+            for files in self.configs.values()
+            for path in files
+        )
 
     @property
     def metrics_config(self) -> str:

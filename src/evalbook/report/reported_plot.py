@@ -10,17 +10,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["plot_reported_vs_recomputed"]
+__all__ = ["plot_differences", "plot_reported_vs_recomputed"]
 
 logger = logging.getLogger(__name__)
 
-VERDICT_COLORS = {"agrees": "tab:green", "differs": "tab:red"}
+VERDICT_COLORS = {"agrees": "tab:green", "small difference": "tab:orange", "differs": "tab:red"}
 """Colour of each plotted verdict. Rows with any other verdict are not plotted."""
 
 _REQUIRED_COLUMNS = ("label", "metric_tag", "reported", "recomputed", "ci_low", "ci_high")
 
 
-def plot_reported_vs_recomputed(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def plot_reported_vs_recomputed(
+    table: pd.DataFrame, *, ax: Axes | None = None, labels: bool = True
+) -> Axes:
     """Draw each reported value (x) against its recomputed estimate (y) with the 95% CI.
 
     Points are coloured by verdict and labelled by benchmark. The line y = x marks perfect
@@ -36,6 +38,9 @@ def plot_reported_vs_recomputed(table: pd.DataFrame, *, ax: Axes | None = None) 
         present.
     ax : Axes, optional
         Axes to draw on; a new square figure is made when None.
+    labels : bool
+        Write each point's benchmark beside it. Close points make the labels overlap; a
+        figure with many rows shows :func:`plot_differences` beside it instead.
 
     Returns
     -------
@@ -77,7 +82,7 @@ def plot_reported_vs_recomputed(table: pd.DataFrame, *, ax: Axes | None = None) 
             capsize=3,
             label=f"{verdict} ({len(rows)})",
         )
-        for name, x_value, y_value in zip(names[rows.index], x, y, strict=True):
+        for name, x_value, y_value in zip(names[rows.index], x, y, strict=True) if labels else ():
             ax.annotate(
                 name,
                 (x_value, y_value),
@@ -150,3 +155,57 @@ def _draw_diagonal(ax: Axes, plotted: pd.DataFrame) -> None:
     ax.set_xlim(low, high)
     ax.set_ylim(low, high)
     ax.set_aspect("equal")
+
+
+def plot_differences(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Draw reported minus recomputed for each row, with the recomputed value's 95% CI.
+
+    One row per reported value, named on the y axis, so close values stay readable. The
+    interval is the recomputed estimate's 95% CI moved to 0: a point outside it lies outside
+    sampling error. Rows are left out as in :func:`plot_reported_vs_recomputed`.
+    """
+    missing = [column for column in (*_REQUIRED_COLUMNS, "verdict") if column not in table]
+    if missing:
+        raise ValueError(
+            f"table is missing the columns {', '.join(missing)}; pass the output of "
+            "evalbook.reported.compare_reported"
+        )
+    plotted, _ = _split_plottable(table)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(plotted) + 1.5))
+
+    names = (plotted["label"].astype(str) + " " + plotted["metric_tag"].astype(str)).to_numpy()
+    positions = np.arange(len(plotted))[::-1]
+    recomputed = plotted["recomputed"].to_numpy(dtype=float)
+    below = np.nan_to_num(recomputed - plotted["ci_low"].to_numpy(dtype=float)).clip(min=0)
+    above = np.nan_to_num(plotted["ci_high"].to_numpy(dtype=float) - recomputed).clip(min=0)
+    ax.errorbar(
+        np.zeros(len(plotted)),
+        positions,
+        xerr=np.vstack([below, above]),
+        fmt="none",
+        ecolor="0.6",
+        capsize=3,
+        label="95% CI of the recomputed value",
+    )
+    differences = plotted["reported"].to_numpy(dtype=float) - recomputed
+    for verdict, color in VERDICT_COLORS.items():
+        chosen = (plotted["verdict"] == verdict).to_numpy()
+        if chosen.any():
+            ax.plot(
+                differences[chosen],
+                positions[chosen],
+                "D",
+                color=color,
+                label=f"{verdict} ({int(chosen.sum())})",
+            )
+    ax.axvline(0, color="0.5", linewidth=1)
+    ax.set_yticks(positions, names)
+    for tick in ax.get_yticklabels():
+        tick.set_parse_math(False)
+    ax.set_xlabel("reported − recomputed (points)")
+    ax.set_title("Difference per reported value", fontsize="medium")
+    if len(plotted):
+        # Below the axes, so that it never covers a row.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2, fontsize="small")
+    return ax

@@ -8,10 +8,11 @@ written to a temporary name and renamed, so a reader never sees half a file.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from evalbook._files import write_atomic
 
 __all__ = ["items_path", "save_benchmark_results", "summary_path", "write_atomic"]
 
@@ -24,19 +25,6 @@ def items_path(output_dir: Path, key: str) -> Path:
 def summary_path(output_dir: Path, key: str) -> Path:
     """Return the path of a benchmark's summary (its page's estimates)."""
     return Path(output_dir) / f"{key}.summary.csv"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_benchmark_results(

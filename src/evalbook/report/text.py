@@ -103,19 +103,25 @@ def about_benchmark(
         "subtasks": f"{n_subtasks}" if n_subtasks else "none",
         "few-shot examples (documented)": benchmark.shots,
         "few-shot examples (eval_config)": eval_config.get("num_few_shot", "not stored"),
-        "max generation length (tokens)": eval_config.get("max_gen_len", "not stored"),
         "max prompt length (tokens)": eval_config.get("max_prompt_len", "not stored"),
-        "temperature": eval_config.get("temperature", "not stored"),
-        "top_p / top_k": f"{eval_config.get('top_p', '–')} / {eval_config.get('top_k', '–')}",
-        "generations per item": eval_config.get("num_generations", "not stored"),
-        "scored as": (
-            "likelihood of each choice (lowest NLL wins)"
-            if benchmark.task_type == "choice"
-            else "generated text against the gold answers"
-        ),
     }
+    if benchmark.task_type == "choice":
+        facts["scored as"] = "likelihood of each choice (lowest NLL wins); nothing is generated"
+    else:
+        facts |= {
+            "max generation length (tokens)": eval_config.get("max_gen_len", "not stored"),
+            "temperature": eval_config.get("temperature", "not stored"),
+            "top_p / top_k": (
+                f"{eval_config.get('top_p', 'not stored')} / "
+                f"{eval_config.get('top_k', 'not stored')}"
+            ),
+            "generations per item": eval_config.get("num_generations", "not stored"),
+            "scored as": "generated text against the gold answers",
+        }
     if eval_config.get("varies"):
-        facts["differs between rows"] = eval_config["varies"]
+        facts["eval_config fields that differ between rows"] = (
+            f"{eval_config['varies']} (shown here for the first row)"
+        )
     table = html_table(
         pd.DataFrame({"setting": list(facts), "value": list(facts.values())}),
         caption="How Meta ran it",
@@ -152,12 +158,19 @@ def unavailable_headline(benchmark: Benchmark, reason: str) -> str:
 
 
 def headline(
-    benchmark: Benchmark, row: pd.Series, *, counts: Mapping[str, int] | None = None
+    benchmark: Benchmark,
+    row: pd.Series,
+    *,
+    model: str,
+    counts: Mapping[str, int] | None = None,
+    card_value: float | None = None,
 ) -> str:
-    """Return the headline number with n, the 95% CI, its SE method and the reported value.
+    """Return the headline number with n, the 95% CI, its SE method and the reported values.
 
     ``counts`` are items that could not be scored (see :func:`unscored_counts`); they are
-    named beside n, because they count as wrong.
+    named beside n, because they count as wrong. ``row["reported"]`` is the value of the
+    dump's metrics config and ``card_value`` the model card's (scale repaired); each is named
+    by its source, since the two can differ.
     """
     parts = [f"n = {int(row['n_items']):,} items"]
     for label, count in (counts or {}).items():
@@ -166,21 +179,27 @@ def headline(
         parts.append(f"{int(row['n_groups'])} subtasks")
     if pd.notna(row.get("n_clusters")):
         parts.append(f"{int(row['n_clusters']):,} clusters")
+
+    tag = _escape(benchmark.reported_tag)
+    if benchmark.reported_tag.startswith("macro_avg/") and row["aggregation"] == "micro":
+        tag += ", which for a task without subtasks is the micro average"
     reported = row.get("reported")
-    reported_text = (
-        f"Meta reports {format_percent(reported)} ({_escape(benchmark.reported_tag)})."
+    sources = [
+        f"The dump's metrics config reports {format_percent(reported)} ({tag})."
         if pd.notna(reported)
         else "The dump's metrics config has no value for this number."
-    )
+    ]
+    if card_value is not None and pd.notna(card_value):
+        sources.append(f"The model card prints {format_percent(card_value)}.")
     return (
         f'<div class="evalbook-headline" id="headline" data-benchmark="{_escape(benchmark.key)}" '
         f'data-metric="{_escape(row["metric"])}" data-aggregation="{_escape(row["aggregation"])}" '
         f'data-value="{row["value"]:.6f}">'
-        f"<p><strong>{_escape(benchmark.label)}</strong>, {_escape(row['aggregation'])} "
-        f'{_escape(row["metric"])}: <strong class="evalbook-value">'
-        f"{format_percent(row['value'])}%</strong> "
+        f"<p>{_escape(model)} on <strong>{_escape(benchmark.label)}</strong>, "
+        f"{_escape(row['aggregation'])} {_escape(row['metric'])}: "
+        f'<strong class="evalbook-value">{format_percent(row["value"])}%</strong> '
         f"(95% CI {format_interval(row['ci_low'], row['ci_high'])}; "
-        f"{'; '.join(parts)}; {_escape(row['se_method'])}). {reported_text}</p></div>"
+        f"{'; '.join(parts)}; SE {_escape(row['se_method'])}). {' '.join(sources)}</p></div>"
     )
 
 

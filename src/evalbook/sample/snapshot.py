@@ -30,6 +30,7 @@ from evalbook.sample.build import GENERATOR_VERSION, build_tables, validate_argu
 from evalbook.sample.drop import DROP_SPAN_SEPARATOR
 from evalbook.sample.needles import CHARS_PER_TOKEN, CONTEXT_SCALE
 from evalbook.sample.rows import Size
+from evalbook.schema import SYNTHETIC_METADATA_KEY
 
 __all__ = ["LICENSE", "SPLIT", "TIMESTAMP", "data_file_path", "write_snapshot"]
 
@@ -154,7 +155,10 @@ def _write_files(
                 f"table of config {config!r} is a {type(table).__name__}, not a pyarrow.Table"
             )
         path = folder / data_file_path(config, model)
-        pq.write_table(table, path, **_PARQUET_OPTIONS)
+        # The marker travels with each file, so a copy without the README is still known
+        # to be synthetic.
+        metadata = {**(table.schema.metadata or {}), SYNTHETIC_METADATA_KEY: b"true"}
+        pq.write_table(table.replace_schema_metadata(metadata), path, **_PARQUET_OPTIONS)
         logger.debug("wrote %s (%d rows)", path, table.num_rows)
     readme = _readme(tables, model=model, seed=seed, size=size, readme_configs=readme_configs)
     (folder / "README.md").write_text(readme, encoding="utf-8")
