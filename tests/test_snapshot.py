@@ -255,3 +255,10 @@ def test_real_data_is_not_synthetic(tmp_path: Path) -> None:
     pq.write_table(table, folder / "Details_mmlu_2024-09-23T17-21-06.543107.parquet.gzip")
 
     assert not open_snapshot(tmp_path / "snap").synthetic
+
+
+def test_inner_data_folder_suggests_parent(sample_snapshot: Path) -> None:
+    inner = sample_snapshot / f"{MODEL}-evals"
+
+    with pytest.raises(SnapshotError, match="pass its parent"):
+        open_snapshot(inner)

@@ -408,9 +408,12 @@ def open_snapshot(path: str | Path, *, model: str | None = None) -> Snapshot:
         configs = _configs_from_file_names(root)
         logger.info("%s: README.md lists no configs; found %d by file name", root, len(configs))
     if not configs:
+        hint = ""
+        if root.name.endswith("-evals") and any(root.glob("Details_*.parquet*")):
+            hint = f" The data files are in this folder itself: pass its parent, {root.parent}."
         raise SnapshotError(
             f"{root}: no eval configs found: README.md has no `configs:` and no file matches "
-            "<Model>-evals/Details_<task>_<timestamp>.parquet.gzip."
+            f"<Model>-evals/Details_<task>_<timestamp>.parquet.gzip.{hint}"
         )
 
     models = sorted({name for name in map(_model_of, configs) if name is not None})
