@@ -136,7 +136,7 @@ def poisoned_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
 
 
 class Dom(HTMLParser):
-    """What a dumped DOM holds: title, body attributes, scripts, flagged elements and text."""
+    """Parser of a dumped DOM: title, body attributes, scripts, flagged elements and text."""
 
     VOID = frozenset(
         {
@@ -209,7 +209,7 @@ class Dom(HTMLParser):
     def _check(self, tag: str, attributes: dict[str, str]) -> None:
         for name, value in attributes.items():
             if value.startswith("data:image/png;base64,"):
-                continue  # inline figures: long base64 text may hold the mark by chance
+                continue  # inline figures: long base64 text may contain the mark by chance
             lowered = value.lower()
             if MARK in lowered or (name == "href" and lowered.startswith("javascript:")):
                 self.flagged.append(f"<{tag} {name}={value!r}>")

@@ -89,7 +89,7 @@ def processes_with(variable: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def squad_root(tmp_path_factory: pytest.TempPathFactory, sample_snapshot: Path) -> Path:
-    """A root holding a finished build of the SQuAD page, for tests to copy."""
+    """A root with a finished build of the SQuAD page, for tests to copy."""
     tmp = tmp_path_factory.mktemp("squad-book")
     root = copy_book_root(tmp / "root")
     build = run_build(
@@ -244,6 +244,6 @@ def test_interrupt_keeps_site(built_root: Path, sample_snapshot: Path, tmp_path:
 
 
 def test_results_of_squad_root_exist(squad_root: Path) -> None:
-    # The tests above compare against this build; it must hold a site and results.
+    # The tests above compare against this build, so it must contain a site and results.
     assert (squad_root / "_build" / "html" / "book" / "pages" / "squad.html").is_file()
     assert (squad_root / "_build" / "results" / MODEL / "summary.csv").is_file()

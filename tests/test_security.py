@@ -73,7 +73,7 @@ def parquet_text(path: Path) -> bytes:
 
 
 def find_leaks(folder: Path, forms: dict[str, bytes], *, skip: set[Path]) -> list[str]:
-    """Return ``path: form`` for every file under ``folder`` that holds a form of the token."""
+    """Return ``path: form`` for every file under ``folder`` that contains a form of the token."""
     found = []
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path in skip:
@@ -230,7 +230,7 @@ def test_hub_build_leaks_no_token(tmp_path: Path) -> None:
 def test_find_leaks_reads_parquet_values(tmp_path: Path, sample_snapshot: Path) -> None:
     # The search must see a token inside compressed Parquet columns, or the whole-book test
     # could miss one in the results. Gzip codes even the first copy of the token, and without
-    # statistics the footer holds no copy either.
+    # statistics the footer contains no copy either.
     import pyarrow as pa
 
     items = tmp_path / "items.parquet"

@@ -2,7 +2,7 @@
 
 The runner resolves the data source once and hands the notebooks a local snapshot path, so no
 download step ever runs in a notebook. Each notebook runs in a worker process of its own, whose
-environment, and so its kernel's, holds no token (:func:`notebook_environment`). The notebooks
+environment, and so its kernel's, contains no token (:func:`notebook_environment`). The notebooks
 write their results (per-item scores and a summary per benchmark) into a staging folder, and the
 runner joins the summaries into ``summary.csv``.
 
@@ -92,8 +92,8 @@ class NotebookFailure:
     """A notebook that raised: which notebook, which cell and what error.
 
     ``cell`` is the index of the failed cell in the source notebook (``notebooks/<name>``),
-    counted from 0 over all cells, Markdown included; ``cell_id`` is that cell's id. Both are
-    None when the kernel failed outside a cell, e.g. when it could not start.
+    counted from 0 over all cells, Markdown cells included. ``cell_id`` is that cell's id. Both
+    are None when the kernel failed outside a cell, e.g. when it could not start.
     """
 
     notebook: str
@@ -176,7 +176,7 @@ def notebook_environment(environ: Mapping[str, str] | None = None) -> dict[str, 
     The workers, their kernels and Jupyter Book get this environment. A variable is left out
     when its name contains TOKEN, SECRET, PASSWORD, PASSWD, API_KEY, APIKEY, ACCESS_KEY,
     PRIVATE_KEY or CREDENTIAL in any case (HF_TOKEN, HUGGING_FACE_HUB_TOKEN and
-    MODELSCOPE_API_TOKEN among them), or when its value holds a URL with a user name, such as
+    MODELSCOPE_API_TOKEN among them), or when its value contains a URL with a user name, such as
     ``https://user:password@mirror.example``. huggingface_hub is set offline, and its login
     files point to the null device, because notebooks read a local snapshot and need no hub.
 
@@ -191,12 +191,12 @@ def notebook_environment(environ: Mapping[str, str] | None = None) -> dict[str, 
     (False, '1')
     """
     source = os.environ if environ is None else environ
-    kept = {
+    without_secrets = {
         name: value
         for name, value in source.items()
         if not _SECRET_NAME.search(name) and not _URL_WITH_USER.search(value)
     }
-    return {**kept, **_OFFLINE_HUB_SETTINGS}
+    return {**without_secrets, **_OFFLINE_HUB_SETTINGS}
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,9 +399,9 @@ def _failed_cell(job: _Job) -> tuple[int | None, str | None]:
     """Return the index and id, in the source notebook, of the cell that failed.
 
     papermill inserts cells into the executed notebook (the injected parameters and, after an
-    error, two notices), so its own cell index is off. In the executed notebook, papermill marks
-    a cell that raised as failed; when the kernel died instead, the failed cell is the last one
-    that started. That cell is matched to the source notebook by cell id, else by its source.
+    error, two notices), so its own cell index is off. papermill marks a cell that raised as
+    failed. When the kernel died instead, the failed cell is the last one that started. That
+    cell is matched to the source notebook by cell id, else by its source.
     """
     try:
         executed = nbformat.read(job.output, as_version=4).cells
@@ -448,10 +448,10 @@ def _progress_bar(total: int, enabled: bool) -> Iterator:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    shown = enabled and sys.stderr.isatty()
+    drawn = enabled and sys.stderr.isatty()
     # While the bar is drawn, log lines go through tqdm so that they do not break the bar.
-    redirect = logging_redirect_tqdm() if shown else nullcontext()
-    with redirect, tqdm(total=total, desc="notebooks", unit="nb", disable=not shown) as bar:
+    redirect = logging_redirect_tqdm() if drawn else nullcontext()
+    with redirect, tqdm(total=total, desc="notebooks", unit="nb", disable=not drawn) as bar:
         yield bar
 
 
@@ -659,9 +659,10 @@ def _jupyter_book_problems(output: str, *, max_lines: int = 40) -> str:
     """Return the warning and error lines of Jupyter Book's output, or its last lines."""
     pattern = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b|Error:|Traceback")
     problems = [line for line in output.splitlines() if pattern.search(line)]
-    shown = problems or output.splitlines()[-max_lines:]
-    more = len(shown) - max_lines
-    lines = shown[:max_lines] + ([f"... and {more} more lines"] if more > 0 else [])
+    selected = problems or output.splitlines()[-max_lines:]
+    lines = selected[:max_lines]
+    if len(selected) > max_lines:
+        lines.append(f"... and {len(selected) - max_lines} more lines")
     return "\n".join(lines)
 
 
