@@ -81,8 +81,8 @@ def test_build_skips_missing_benchmark(tmp_path: Path, sample_tables) -> None:
     assert not (build.html / "book" / "pages" / "drop.html").exists()
     for name in ["overview", *(b.key for b in BENCHMARKS if b.key != "drop")]:
         assert (build.html / "book" / "pages" / f"{name}.html").is_file(), name
-    # NOTE: the runner passes the overview only the benchmarks it built, so the built overview
-    # page does not list DROP yet. overview_page lists it when given every task (next test).
+    overview = (build.html / "book" / "pages" / "overview.html").read_text(encoding="utf-8")
+    assert "not in this dump" in overview
 
 
 def test_overview_lists_missing_benchmark(tmp_path: Path, sample_tables) -> None:
@@ -370,8 +370,9 @@ def test_build_names_damaged_file(sample_snapshot: Path, tmp_path: Path) -> None
     assert "download the dump again" in quac[0]
     assert (build.html / "book" / "pages" / "squad.html").is_file()
     assert not (build.html / "book" / "pages" / "quac.html").exists()
-    # NOTE: the overview page recomputes a benchmark whose page failed, so it fails on the same
-    # file; it is not checked here.
+    assert not any("overview.ipynb" in line for line in failures)
+    overview = (build.html / "book" / "pages" / "overview.html").read_text(encoding="utf-8")
+    assert "not scored" in overview
 
 
 # A task with no rows

@@ -949,3 +949,13 @@ def test_plot_without_labels_draws_no_text(close_figures):
 
     assert len(ax.texts) == 0
     assert len(ax.containers) == 2
+
+
+def test_csv_export_quotes_formula_cells(tmp_path):
+    table = pd.DataFrame({"label": ["=HYPERLINK(1)", "MMLU", "-2+3"], "reported": [1.0, 2.0, -3.0]})
+
+    paths = export_comparison(table, tmp_path, stem="t")
+
+    read = pd.read_csv(paths["csv"])
+    assert list(read["label"]) == ["'=HYPERLINK(1)", "MMLU", "'-2+3"]
+    assert list(read["reported"]) == [1.0, 2.0, -3.0]

@@ -8,11 +8,18 @@ import os
 import sys
 from pathlib import Path
 
-from evalbook.registry import DEFAULT_MODEL
+from evalbook.registry import BENCHMARKS, DEFAULT_MODEL
 
 __all__ = ["main"]
 
 logger = logging.getLogger("evalbook")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,10 +35,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sample = commands.add_parser("sample", help="write the synthetic sample snapshot to a folder")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    sample = commands.add_parser(
+        "sample", help="write the synthetic sample snapshot to a folder", formatter_class=defaults
+    )
     sample.add_argument("--out", type=Path, required=True, help="folder to create")
     sample.add_argument("--model", default=DEFAULT_MODEL, help="model name in the file names")
     sample.add_argument("--seed", type=int, default=0, help="random seed of the generator")
+    sample.add_argument(
+        "--overwrite", action="store_true", help="replace the folder if it is not empty"
+    )
     sample.add_argument(
         "--size",
         choices=("small", "full"),
@@ -39,28 +52,51 @@ def _parser() -> argparse.ArgumentParser:
         help="small: about 1,000 rows; full: the real row counts (48.6k rows)",
     )
 
-    download = commands.add_parser("download", help="download a dump into the cache")
+    download = commands.add_parser(
+        "download", help="download a dump into the cache", formatter_class=defaults
+    )
     download.add_argument("--model", default=DEFAULT_MODEL, help="e.g. Llama-3.2-3B")
-    download.add_argument("--source", choices=("hf", "modelscope"), default="hf")
+    download.add_argument(
+        "--source", choices=("hf", "modelscope"), default="hf", help="hub to download from"
+    )
     download.add_argument("--revision", default=None, help="git revision of the dataset repo")
-    download.add_argument("--cache-dir", type=Path, default=None, help="default: $EVALBOOK_CACHE")
+    download.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="None means $EVALBOOK_CACHE or ~/.cache/evalbook",
+    )
 
-    build = commands.add_parser("build", help="execute the notebooks and build the site")
+    build = commands.add_parser(
+        "build", help="execute the notebooks and build the site", formatter_class=defaults
+    )
     build.add_argument("--model", default=DEFAULT_MODEL, help="e.g. Llama-3.2-3B")
     build.add_argument(
         "--source",
         default="sample",
-        help="sample (default), local:PATH, hf or modelscope (downloads on first use)",
+        help="sample, local:PATH, hf or modelscope (hf and modelscope download on first use)",
     )
-    build.add_argument("--tasks", default=None, help="comma-separated benchmark keys; default all")
+    build.add_argument(
+        "--tasks",
+        default=None,
+        help="comma-separated benchmark keys, any case; None builds all. Keys: "
+        + ", ".join(benchmark.key for benchmark in BENCHMARKS),
+    )
     build.add_argument(
         "--jobs",
-        type=int,
+        type=_positive_int,
         default=min(4, os.cpu_count() or 1),
-        help="notebooks executed at once (default: CPU count, at most 4)",
+        help="notebooks executed at once; the default is the CPU count, at most 4",
     )
-    build.add_argument("--root", type=Path, default=None, help="repository root (default: found)")
-    build.add_argument("--cache-dir", type=Path, default=None, help="default: $EVALBOOK_CACHE")
+    build.add_argument(
+        "--root", type=Path, default=None, help="repository root; None searches up from here"
+    )
+    build.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="None means $EVALBOOK_CACHE or ~/.cache/evalbook",
+    )
 
     toc = commands.add_parser("toc", help="write _toc.yml from the benchmark registry")
     toc.add_argument("--root", type=Path, default=None, help="repository root (default: found)")
@@ -100,7 +136,11 @@ def _sample(arguments: argparse.Namespace) -> int:
     from evalbook.sample import write_snapshot
 
     path = write_snapshot(
-        arguments.out, model=arguments.model, seed=arguments.seed, size=arguments.size
+        arguments.out,
+        model=arguments.model,
+        seed=arguments.seed,
+        size=arguments.size,
+        overwrite=arguments.overwrite,
     )
     print(path)
     return 0

@@ -163,7 +163,7 @@ class BenchmarkPage:
                 {
                     "model": self.snapshot.model,
                     "source": self.source,
-                    "snapshot": str(self.snapshot.root),
+                    "snapshot": _display_path(self.snapshot.root),
                     "config": self.snapshot.details_config(self.benchmark),
                     "data files": ", ".join(
                         path.name
@@ -213,6 +213,16 @@ def benchmark_page(
     if output_dir:
         save_benchmark_results(Path(output_dir), benchmark.key, items, summary)
     return page
+
+
+def _display_path(path: Path) -> str:
+    """Return ``path`` with the home folder written as ``~``, so a published page keeps the
+    user name out.
+    """
+    try:
+        return "~/" + path.resolve().relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _attach_reported(summary: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:

@@ -961,6 +961,9 @@ def export_comparison(table: pd.DataFrame, out_dir: str | Path, *, stem: str) ->
     Each file is written to a temporary file in ``out_dir`` and renamed over the target, so a
     reader never sees half a file. The JSON is a list of records with NaN written as null. The
     LaTeX is a booktabs ``tabular`` with special characters escaped and numbers to 2 decimals.
+    In the CSV, a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading ``'``, so a spreadsheet shows labels from a dump as text and never
+    runs them as formulas.
 
     Returns
     -------
@@ -978,7 +981,7 @@ def export_comparison(table: pd.DataFrame, out_dir: str | Path, *, stem: str) ->
     directory.mkdir(parents=True, exist_ok=True)
 
     texts = {
-        "csv": table.to_csv(index=False),
+        "csv": _spreadsheet_safe(table).to_csv(index=False),
         "tex": table.to_latex(index=False, escape=True, na_rep="", float_format="%.2f"),
         "json": table.to_json(orient="records", indent=2) + "\n",
     }
@@ -1018,6 +1021,24 @@ def _to_numbers(values: pd.Series, name: str) -> pd.Series:
         listing = ", ".join(f"row {index!r}: {value!r}" for index, value in not_numbers.items())
         raise ValueError(f"{name} contains values that are not numbers ({listing})")
     return numbers
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` with each text cell that a spreadsheet would read as a formula quoted."""
+
+    def quote(value: object) -> object:
+        if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+            return "'" + value
+        return value
+
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(quote)
+    return safe
 
 
 def _is_number(value: object) -> bool:

@@ -158,7 +158,10 @@ def toc_data(benchmarks: Sequence[Benchmark] = BENCHMARKS) -> dict:
         "root": "book/intro",
         "parts": [
             {"caption": "Results", "chapters": pages},
-            {"caption": "Methods", "chapters": [{"file": "book/methods"}]},
+            {
+                "caption": "Methods",
+                "chapters": [{"file": "book/methods"}, {"file": "book/benchmarks"}],
+            },
         ],
     }
 
@@ -503,7 +506,12 @@ def build(options: BuildOptions, *, report: Callable[[str], None] = logger.info)
         results_dir.mkdir()
         jobs_dir.mkdir()
         jobs, overview = _notebook_jobs(
-            root, snapshot, benchmarks, source=options.source_label, results_dir=results_dir
+            root,
+            snapshot,
+            benchmarks,
+            source=options.source_label,
+            results_dir=results_dir,
+            overview_tasks=options.tasks or "",
         )
         failures = _execute_notebooks(jobs, overview, jobs_dir, options)
 
@@ -531,8 +539,13 @@ def _notebook_jobs(
     *,
     source: str,
     results_dir: Path,
+    overview_tasks: str,
 ) -> tuple[list[_Job], _Job]:
-    """Return the jobs of the benchmark notebooks and the job of the overview."""
+    """Return the jobs of the benchmark notebooks and the job of the overview.
+
+    ``overview_tasks`` is the user's ``--tasks`` ("" for all), so that the overview lists the
+    benchmarks that the dump lacks, not only those that were built.
+    """
     pages_dir = root / PAGES_DIR
     common = {
         "model": snapshot.model,
@@ -554,7 +567,7 @@ def _notebook_jobs(
         name=f"{OVERVIEW}.ipynb",
         notebook=root / "notebooks" / f"{OVERVIEW}.ipynb",
         output=pages_dir / f"{OVERVIEW}.ipynb",
-        parameters={**common, "tasks": ",".join(benchmark.key for benchmark in benchmarks)},
+        parameters={**common, "tasks": overview_tasks},
         cwd=pages_dir,
     )
     return jobs, overview

@@ -210,8 +210,8 @@ def write_snapshot(
         raise NotADirectoryError(f"{target}: exists and is not a folder. Pass a folder path.")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
         raise FileExistsError(
-            f"{target}: folder is not empty. Pass overwrite=True to replace it, or choose "
-            "another folder."
+            f"{target}: folder is not empty. Pass overwrite=True (evalbook sample --overwrite) "
+            "to replace it, or choose another folder."
         )
 
     if tables is None:
