@@ -28,6 +28,7 @@ import pandas as pd
 
 from evalbook._files import write_atomic
 from evalbook.registry import benchmark_for_label
+from evalbook.summary import SUMMARY_COLUMNS
 
 __all__ = [
     "CAUSES",
@@ -97,17 +98,8 @@ COMPARISON_COLUMNS = (
     "likely_cause",
 )
 
-RECOMPUTED_COLUMNS = (
-    "model",
-    "benchmark",
-    "metric",
-    "aggregation",
-    "n_items",
-    "value",
-    "se",
-    "ci_low",
-    "ci_high",
-)
+RECOMPUTED_COLUMNS = tuple(column for column in SUMMARY_COLUMNS if column != "reported")
+"""Columns a recomputed table needs: those of ``summary.csv`` but the reported value."""
 METRICS_CONFIG_COLUMNS = ("benchmark_label", "metric_tag", "metric_value_computed")
 MODEL_CARD_COLUMNS = (
     "model",

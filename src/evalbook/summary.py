@@ -124,7 +124,10 @@ def _bounded(estimate: stats.Estimate, scores: np.ndarray) -> stats.Estimate:
     if inside or not np.isin(scores, (0.0, 1.0)).all():
         return estimate
     low, high = stats.wilson_interval(int(scores.sum()), len(scores))
-    method = f"{estimate.method}; Wilson interval, as the normal one leaves [0, 1]"
+    method = (
+        f"{estimate.method}; Wilson interval (which ignores clusters), "
+        "as the normal one leaves [0, 1]"
+    )
     return replace(estimate, ci_low=low, ci_high=high, method=method)
 
 

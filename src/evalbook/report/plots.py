@@ -103,7 +103,8 @@ def reliability_plot(diagram, *, title: str) -> Figure:
     axes.set_xlabel("mean confidence in bin (max softmax of −raw NLL)")
     axes.set_ylabel("accuracy in bin")
     axes.set_title(title, fontsize=10)
-    axes.legend(loc="upper left", fontsize=8)
+    # Below the axes, so that it covers no bin.
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8)
     return figure
 
 
@@ -127,6 +128,6 @@ def needle_heatmap(items: pd.DataFrame, *, metric: str, title: str, depth_bins: 
     )
     axes.set_ylabel("context length (estimated tokens)")
     axes.set_xlabel("needle depth in the prompt")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(f"{title}\n(blank cells: no items at that length and depth)", fontsize=10)
     figure.colorbar(image, ax=axes, label=f"{metric} (%)")
     return figure
