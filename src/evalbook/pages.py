@@ -1,4 +1,4 @@
-"""What the notebooks call: one object per page, whose methods return what a cell displays.
+"""Page objects for the notebooks: one per page, whose methods return what a cell displays.
 
 A benchmark notebook opens its page with :func:`benchmark_page` and then calls one method per
 section (about, results, agreement, breakdown, examples, provenance). Everything a page shows is
@@ -84,7 +84,7 @@ class BenchmarkPage:
         return HTML(text.about_benchmark(self.benchmark, self.eval_config, self.items))
 
     def headline(self) -> HTML:
-        """Return the headline number with n, its 95% CI and the value Meta reported."""
+        """Return the headline number with n, its 95% CI and the values the dump and card report."""
         row = self.headline_row
         if row is None:
             reason = item_scores.unavailable_headline(self.items, self.benchmark) or ""
