@@ -118,3 +118,14 @@ def test_overview_lists_unscorable_benchmark(tmp_path: Path, sample_tables) -> N
     table = html_of(overview.benchmarks())
     assert "not scored" in table
     assert "SQuAD" in table
+
+
+def test_results_show_minimum_detectable_effect(sample_snapshot: Path) -> None:
+    page = benchmark_page(
+        model=MODEL, source="local", snapshot_path=str(sample_snapshot), task="squad"
+    )
+
+    # MDE = (z_0.975 + z_0.8) * SE = (1.959964 + 0.841621) * SE.
+    expected = (1.959964 + 0.841621) * page.summary["se"]
+    assert page.summary["mde"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-6)
+    assert "MDE (points)" in html_of(page.results())

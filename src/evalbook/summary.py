@@ -35,7 +35,15 @@ SUMMARY_COLUMNS = (
 )
 """Columns of ``summary.csv``; values, SEs and interval bounds in percent."""
 
-DETAIL_COLUMNS = ("se_method", "plain_se", "n_clusters", "se_ratio", "n_groups", "headline")
+DETAIL_COLUMNS = (
+    "se_method",
+    "plain_se",
+    "n_clusters",
+    "se_ratio",
+    "n_groups",
+    "mde",
+    "headline",
+)
 """Further columns of a benchmark's own summary file and results table."""
 
 
@@ -159,5 +167,8 @@ def _row(
         "n_clusters": estimate.n_clusters,
         "se_ratio": estimate.se_ratio,
         "n_groups": n_groups,
+        # The smallest true difference from a fixed number that a two-sided test at 5% finds
+        # with 80% power, given this SE.
+        "mde": stats.minimum_detectable_effect(percent.se),
         "headline": headline,
     }

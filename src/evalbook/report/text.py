@@ -223,6 +223,7 @@ def results_table(summary: pd.DataFrame) -> str:
             "se_method": "SE method",
             "n_clusters": "clusters",
             "se_ratio": "clustered / plain SE",
+            "mde": "MDE (points)",
             "reported": "reported (%)",
         },
         formats={
@@ -231,8 +232,12 @@ def results_table(summary: pd.DataFrame) -> str:
             "reported": format_percent,
             "n_clusters": lambda v: "" if pd.isna(v) else f"{int(v):,}",
             "se_ratio": lambda v: "" if pd.isna(v) else f"{v:.2f}",
+            "mde": lambda v: format_percent(v, digits=1),
         },
-        caption="Recomputed from the rows; the bold row is the number Meta reports.",
+        caption=(
+            "Recomputed from the rows; the bold row is the number Meta reports. MDE: the "
+            "smallest true difference from a fixed value detectable at alpha = 0.05 with 80% power."
+        ),
         highlight=list(summary["headline"]),
     )
 
