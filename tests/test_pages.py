@@ -59,7 +59,8 @@ def test_six_items_two_empty_give_half(tmp_path: Path, sample_tables) -> None:
 
     assert page.headline_row["value"] == pytest.approx(50.0)
     assert page.headline_row["n_items"] == 6
-    assert "2 empty, counted as wrong" in headline
+    assert "2 empty predictions, scored 0" in headline
+    assert "abstentions" not in headline
     assert "n = 6 items" in headline
 
 
@@ -129,3 +130,19 @@ def test_results_show_minimum_detectable_effect(sample_snapshot: Path) -> None:
     expected = (1.959964 + 0.841621) * page.summary["se"]
     assert page.summary["mde"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-6)
     assert "MDE (points)" in html_of(page.results())
+
+
+def test_empty_abstentions_are_named_apart(tmp_path: Path, sample_tables) -> None:
+    table = sample_tables[config_of("squad")]
+    golds = table["input_correct_responses"].to_pylist()
+    unanswerable = [i for i, gold in enumerate(golds) if not gold][:2]
+    answerable = [i for i, gold in enumerate(golds) if gold][:2]
+    table = table.take(unanswerable + answerable)
+    table = replace_column(table, "output_prediction_text", [[""], [""], [""], ["\n"]])
+
+    page = page_of(tmp_path, "squad", table, sample_tables)
+    headline = html_of(page.headline())
+
+    assert page.headline_row["value"] == pytest.approx(50.0)
+    assert "2 empty predictions, scored 0" in headline
+    assert "2 empty predictions on unanswerable items, scored 1 as abstentions" in headline

@@ -94,7 +94,7 @@ class BenchmarkPage:
                 self.benchmark,
                 row,
                 model=self.snapshot.model,
-                counts=text.unscored_counts(self.items),
+                counts=text.unscored_counts(self.items, self.benchmark.metric),
                 card_value=reported.model_card_value(self.snapshot.model, self.benchmark.label),
             )
         )

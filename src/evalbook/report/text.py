@@ -136,15 +136,25 @@ def about_benchmark(
     return f"<p>{_escape(benchmark.summary)}</p>{table}{template_html}"
 
 
-def unscored_counts(items: pd.DataFrame) -> dict[str, int]:
-    """Return how many items could not be scored: unscorable NLLs, or empty predictions.
+def unscored_counts(items: pd.DataFrame, metric: str) -> dict[str, int]:
+    """Return how many items have no usable output: unscorable NLLs, or empty predictions.
 
-    Such items count as wrong and stay in every denominator; the page says how many there are.
+    Each stays in every denominator. The keys say how ``metric`` scored them: an empty
+    prediction on an unanswerable question is an abstention and scores 1, every other one
+    scores 0.
     """
     counts = {}
-    for column, label in (("unscorable", "unscorable (NLLs)"), ("empty_prediction", "empty")):
-        if column in items.columns:
-            counts[label] = int(items[column].fillna(False).astype(bool).sum())
+    if "unscorable" in items.columns:
+        unscorable = items["unscorable"].fillna(False).astype(bool)
+        counts["unscorable (NLLs), counted as wrong"] = int(unscorable.sum())
+    if "empty_prediction" in items.columns and metric in items.columns:
+        empty = items["empty_prediction"].fillna(False).astype(bool)
+        scored_one = empty & (items[metric] >= 1)
+        counts["empty predictions, scored 0"] = int((empty & ~scored_one).sum())
+        if scored_one.any():
+            counts["empty predictions on unanswerable items, scored 1 as abstentions"] = int(
+                scored_one.sum()
+            )
     return counts
 
 
@@ -167,14 +177,14 @@ def headline(
 ) -> str:
     """Return the headline number with n, the 95% CI, its SE method and the reported values.
 
-    ``counts`` are items that could not be scored (see :func:`unscored_counts`); they are
-    named beside n, because they count as wrong. ``row["reported"]`` is the value of the
+    ``counts`` are items without a usable output (see :func:`unscored_counts`); they are
+    named beside n, with how they were scored. ``row["reported"]`` is the value of the
     dump's metrics config and ``card_value`` the model card's (scale repaired); each is named
     by its source, since the two can differ.
     """
     parts = [f"n = {int(row['n_items']):,} items"]
     for label, count in (counts or {}).items():
-        parts.append(f"{count:,} {label}, counted as wrong")
+        parts.append(f"{count:,} {label}")
     if pd.notna(row.get("n_groups")):
         parts.append(f"{int(row['n_groups'])} subtasks")
     if pd.notna(row.get("n_clusters")):
