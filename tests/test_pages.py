@@ -61,6 +61,7 @@ def test_six_items_two_empty_give_half(tmp_path: Path, sample_tables) -> None:
     assert page.headline_row["n_items"] == 6
     assert "2 empty predictions, scored 0" in headline
     assert "abstentions" not in headline
+    assert "unscorable" not in headline
     assert "n = 6 items" in headline
 
 

@@ -184,7 +184,8 @@ def headline(
     """
     parts = [f"n = {int(row['n_items']):,} items"]
     for label, count in (counts or {}).items():
-        parts.append(f"{count:,} {label}")
+        if count:
+            parts.append(f"{count:,} {label}")
     if pd.notna(row.get("n_groups")):
         parts.append(f"{int(row['n_groups'])} subtasks")
     if pd.notna(row.get("n_clusters")):
