@@ -4,10 +4,10 @@ This module turns Arrow rows into arrays, calls the pure scorers of :mod:`evalbo
 puts Meta's own per-row metrics (``output_metrics``, ``is_correct``) beside the recomputed ones, so
 every page can show where the two agree. The result is one DataFrame row per item.
 
-Column names of the item table: ``item_id`` (question hash), ``subtask``, ``cluster``,
-``prompt_preview``, ``prediction``, ``gold``, then one column per recomputed metric (``acc_raw``,
-``acc_char``, ``em``, ``f1``, ``recall``, …), ``meta_<name>`` for each key of ``output_metrics``,
-``meta_is_correct``, and the breakdown column the registry names for the benchmark.
+Every item table has ``item_id`` (question hash), ``subtask``, ``cluster``, ``prompt_preview``,
+``prediction`` and ``gold``. It has one column per recomputed metric (``acc_raw``,
+``acc_char``, ``em``, ``f1``, ``recall``, …) and ``meta_<name>`` for each key of
+``output_metrics``, plus ``meta_is_correct`` and the breakdown column the registry names.
 
 Choice items also have ``n_options``, ``chance``, ``tie_<key>`` per NLL normalization, ``p_gold``,
 ``confidence``, ``brier`` and ``unscorable``. Generative items have ``empty_prediction``.

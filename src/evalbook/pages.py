@@ -238,7 +238,7 @@ def _eval_config(snapshot: Snapshot, benchmark: Benchmark) -> dict[str, str]:
     """Return the first row's ``eval_config``, and which fields differ between rows.
 
     The key ``varies`` lists those fields (MMLU's ``prompt_fn`` names each row's subject).
-    A dump without the column gives an empty mapping, and the page says the settings are
+    A dump without the column gives an empty mapping, and the page then shows each setting as
     not stored.
     """
     config = snapshot.details_config(benchmark)

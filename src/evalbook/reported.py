@@ -277,7 +277,7 @@ def attach_reported(summary: pd.DataFrame, metrics_config: pd.DataFrame) -> pd.D
     """Return ``summary`` with its ``reported`` column filled from the metrics config.
 
     A summary row gets the value of the benchmark-level metrics-config row whose tag names the
-    same metric and aggregation; rows with no such tag keep NaN.
+    same metric and aggregation. Rows with no such tag keep NaN.
     """
     if summary.empty:
         return summary
@@ -506,7 +506,7 @@ def compare_reported(
        100 times the reported value agrees (or the reverse, a recomputed fraction).
     2. ``aggregation``: the reported value agrees with the other average (micro for macro).
     3. ``metric``: it agrees with another recomputed metric, such as ``is_correct`` (exact
-       match) where the tag says ``f1``.
+       match) where the tag names ``f1``.
     4. ``normalization``: it agrees with another choice accuracy (``acc_raw`` or ``acc_token``
        for ``acc_char``).
     5. ``item_count``: the reported row has a ``num_samples`` unequal to ``n_items``.

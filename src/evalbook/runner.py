@@ -50,7 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PAGES_DIR = Path("book") / "pages"
-"""Where executed notebooks land, relative to the project root (ignored by git)."""
+"""Folder of the executed notebooks, relative to the project root (ignored by git)."""
 OVERVIEW = "overview"
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters")
 """Cells with these tags are removed from the site after execution."""
@@ -84,7 +84,7 @@ two-core machine. The margin is for slower machines.
 
 
 class BuildError(RuntimeError):
-    """The build could not start or could not render the site; the message says why."""
+    """The build could not start or could not render the site. The message gives the reason."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class NotebookFailure:
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """What to build and where; the defaults build the bundled sample of Llama-3.2-1B.
+    """Options of a build. The defaults build the bundled sample of Llama-3.2-1B.
 
     ``progress`` allows a progress bar, which is drawn only when stderr is a terminal.
     """
@@ -177,11 +177,12 @@ def notebook_environment(environ: Mapping[str, str] | None = None) -> dict[str, 
     """Return ``environ`` (default ``os.environ``) without secrets, for notebook workers.
 
     The workers, their kernels and Jupyter Book get this environment. A variable is left out
-    when its name contains TOKEN, SECRET, PASSWORD, PASSWD, API_KEY, APIKEY, ACCESS_KEY,
-    PRIVATE_KEY or CREDENTIAL in any case (HF_TOKEN, HUGGING_FACE_HUB_TOKEN and
-    MODELSCOPE_API_TOKEN among them), or when its value contains a URL with a user name, such as
-    ``https://user:password@mirror.example``. huggingface_hub is set offline, and its login
-    files point to the null device, because notebooks read a local snapshot and need no hub.
+    when its name contains, in any case, TOKEN, SECRET, PASSWORD, PASSWD, API_KEY, APIKEY,
+    ACCESS_KEY, PRIVATE_KEY or CREDENTIAL. HF_TOKEN, HUGGING_FACE_HUB_TOKEN and
+    MODELSCOPE_API_TOKEN are among them. A variable whose value contains a URL with a user name,
+    such as ``https://user:password@mirror.example``, is left out too. huggingface_hub is set
+    offline, and its login files point to the null device, because notebooks read a local
+    snapshot and need no hub.
 
     Examples
     --------

@@ -65,7 +65,7 @@ _CONFIG_NAME = re.compile(r"^(?P<model>.+)-evals__(?P<task>.+?)(?:__details)?$")
 
 
 class SnapshotError(ValueError):
-    """The snapshot folder or one of its files cannot be read; the message says which and why."""
+    """The snapshot folder or one of its files cannot be read. The message names it and why."""
 
 
 @dataclass(frozen=True)
@@ -425,7 +425,7 @@ def open_snapshot(path: str | Path, *, model: str | None = None) -> Snapshot:
     if model is None:
         if len(models) != 1:
             raise SnapshotError(
-                f"{root}: the folder holds the files of several models ({', '.join(models)}); "
+                f"{root}: the folder contains the files of several models ({', '.join(models)}); "
                 "pass the model to read (--model)."
             )
         model = models[0]

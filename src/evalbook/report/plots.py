@@ -1,7 +1,7 @@
 """Figures for the book's pages, drawn on :class:`matplotlib.figure.Figure` objects.
 
-Figures are built without pyplot, so a notebook shows each one exactly once (when it is the
-value of a cell) and no global figure state leaks between pages.
+Figures are built without pyplot, so no global figure state leaks between pages, and the
+inline backend does not show a figure a second time. Pages embed them with :func:`figure_html`.
 """
 
 from __future__ import annotations

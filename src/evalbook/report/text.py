@@ -139,9 +139,8 @@ def about_benchmark(
 def unscored_counts(items: pd.DataFrame, metric: str) -> dict[str, int]:
     """Return how many items have no usable output: unscorable NLLs, or empty predictions.
 
-    Each stays in every denominator. The keys say how ``metric`` scored them: an empty
-    prediction on an unanswerable question is an abstention and scores 1, every other one
-    scores 0.
+    Each stays in every denominator. Each key states how ``metric`` scored those items. An empty
+    prediction on an unanswerable question is an abstention and scores 1; any other scores 0.
     """
     counts = {}
     if "unscorable" in items.columns:
@@ -179,7 +178,7 @@ def headline(
 
     ``counts`` are items without a usable output (see :func:`unscored_counts`); they are
     named beside n, with how they were scored. ``row["reported"]`` is the value of the
-    dump's metrics config and ``card_value`` the model card's (scale repaired); each is named
+    dump's metrics config, and ``card_value`` is the model card's (scale repaired). Each is named
     by its source, since the two can differ.
     """
     parts = [f"n = {int(row['n_items']):,} items"]
@@ -298,7 +297,7 @@ def examples_table(items: pd.DataFrame, benchmark: Benchmark, *, n: int, seed: i
         columns=columns,
         formats={
             metric: lambda v: f"{v:.2f}",
-            "meta_is_correct": lambda v: "" if pd.isna(v) else ("yes" if v >= 0.5 else "no"),
+            "meta_is_correct": _yes_no,
         },
         caption=f"{len(sample)} of {len(items):,} items, drawn with seed {seed}",
         css_class="evalbook-table evalbook-examples",
@@ -307,10 +306,17 @@ def examples_table(items: pd.DataFrame, benchmark: Benchmark, *, n: int, seed: i
     return search + table + _EXAMPLE_SEARCH_SCRIPT
 
 
+def _yes_no(value: float) -> str:
+    if pd.isna(value):
+        return ""
+    return "yes" if value >= 0.5 else "no"
+
+
 def calibration_summary(items: pd.DataFrame, benchmark: Benchmark, *, n_dropped: int = 0) -> str:
     """Return ECE (with a bootstrap CI), Brier score, mean P(gold) and the chance level.
 
-    ``n_dropped`` items without usable NLLs were left out of ``items``; the caption says so.
+    ``n_dropped`` items without usable NLLs were left out of ``items``, and the caption
+    gives their count.
     """
     correct = items[benchmark.metric].to_numpy(dtype=float)
     confidence = items["confidence"].to_numpy(dtype=float)
@@ -387,7 +393,7 @@ def overview_table(
     """Return one row per benchmark: its headline estimate with n, CI and the reported value.
 
     Benchmarks not in the dump, and those that could not be scored (``failed`` maps their
-    label to the error), get a row that says so.
+    label to the error), get a row that states the reason.
     """
     headline = recomputed.loc[recomputed["headline"].astype(bool)].copy()
     headline["label"] = [get_benchmark(key).label for key in headline["benchmark"]]
